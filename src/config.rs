@@ -1,0 +1,316 @@
+//! Typed settings, read once from the environment at startup.
+//!
+//! Every knob the server has lives here, with its default, so the README can list them in one
+//! table and no module reads the environment on its own. The embedded defaults (SQLite file,
+//! in-process line, generated secret and organizer token kept in the data directory) make
+//! `cargo run --release` work with no settings at all; Postgres demands an explicit organizer
+//! token because a generated one would differ between the nodes that share the database.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rand::RngCore;
+
+/// Length of a generated secret key, in bytes (HMAC-SHA256 keys need no more than 32).
+const GENERATED_SECRET_BYTES: usize = 32;
+/// Shortest secret key accepted from `SECRET_KEY`, in bytes.
+const MIN_SECRET_BYTES: usize = 16;
+/// Length of a generated organizer token, in random bytes (hex-encoded: twice as many chars).
+const GENERATED_TOKEN_BYTES: usize = 24;
+/// File names inside the data directory.
+const SECRET_FILE: &str = "secret_key";
+const TOKEN_FILE: &str = "organizer_token";
+
+/// Why the settings could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable is set but its value is unusable.
+    #[error("{name}: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    /// A variable is required in this mode and is unset.
+    #[error("{0} must be set when DATABASE_URL is a Postgres URL (nodes sharing a database must agree on it)")]
+    Required(&'static str),
+    /// The data directory (secret, token, SQLite file) cannot be written.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Which database backend a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Postgres,
+    Sqlite,
+}
+
+/// All settings of one server process.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free port (tests).
+    pub bind_addr: SocketAddr,
+    /// `postgres://…` or `sqlite://…`.
+    pub database_url: String,
+    /// Most database connections this node opens.
+    pub database_max_connections: u32,
+    /// `redis://…`; `None` runs the line in process (one node only).
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key, so several deployments (or tests) can share one Redis.
+    pub redis_prefix: String,
+    /// Directory for the SQLite file, the generated secret and organizer token.
+    pub data_dir: PathBuf,
+    /// HMAC key signing queue tickets, admissions and challenges.
+    pub secret_key: Vec<u8>,
+    /// Bearer token of the organizer API and console.
+    pub organizer_token: String,
+    /// Whether the organizer token was generated (and so should be printed at startup).
+    pub organizer_token_generated: bool,
+    /// Seed a demo event when the database has no events (embedded mode default).
+    pub seed_demo: bool,
+    /// How long `/readyz` waits for each backend before calling it down.
+    pub ready_timeout: Duration,
+    /// actix-web worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Directory of static assets served under `/static`.
+    pub static_dir: PathBuf,
+    /// Most requests in flight to one event's inventory actor before 503.
+    pub actor_inflight_limit: usize,
+    /// Most orders queued for one event's committer before 503.
+    pub commit_queue: usize,
+    /// Most orders written in one transaction.
+    pub commit_max_batch: usize,
+    /// How long the committer waits for more orders once one is queued (0: none).
+    pub commit_linger: Duration,
+    /// Artificial delay before each commit: for backpressure tests only (0 in production).
+    pub commit_slowdown: Duration,
+}
+
+impl Settings {
+    /// Reads the settings from the process environment, creating the data directory and the
+    /// generated secret and token files when needed.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Builds settings from any variable lookup (the environment, or a map in tests).
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let bind_addr = parse_var(&var, "BIND_ADDR", "127.0.0.1:8080")?;
+        let data_dir = PathBuf::from(var("DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = var("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}/floodgate.db", data_dir.display()));
+        let kind = database_kind(&database_url).ok_or_else(|| ConfigError::Invalid {
+            name: "DATABASE_URL",
+            reason: "must start with postgres://, postgresql:// or sqlite:".into(),
+        })?;
+        let secret_key = match var("SECRET_KEY") {
+            Some(text) => {
+                let key = hex::decode(text.trim()).map_err(|e| ConfigError::Invalid {
+                    name: "SECRET_KEY",
+                    reason: format!("must be hex: {e}"),
+                })?;
+                if key.len() < MIN_SECRET_BYTES {
+                    return Err(ConfigError::Invalid {
+                        name: "SECRET_KEY",
+                        reason: format!("must be at least {MIN_SECRET_BYTES} bytes (32 hex chars)"),
+                    });
+                }
+                key
+            }
+            None => {
+                let text = kept_or_generated(&data_dir, SECRET_FILE, GENERATED_SECRET_BYTES)?.0;
+                // The file is ours and was written as hex; a corrupt one is a clear error.
+                hex::decode(text.trim()).map_err(|e| ConfigError::Invalid {
+                    name: "SECRET_KEY",
+                    reason: format!("{}/{SECRET_FILE} is not hex: {e}", data_dir.display()),
+                })?
+            }
+        };
+        let (organizer_token, organizer_token_generated) = match var("ORGANIZER_TOKEN") {
+            Some(token) => (token.trim().to_string(), false),
+            None if kind == DatabaseKind::Postgres => {
+                return Err(ConfigError::Required("ORGANIZER_TOKEN"))
+            }
+            None => kept_or_generated(&data_dir, TOKEN_FILE, GENERATED_TOKEN_BYTES)?,
+        };
+        let seed_demo = match var("SEED_DEMO") {
+            Some(v) => parse_bool("SEED_DEMO", &v)?,
+            None => kind == DatabaseKind::Sqlite,
+        };
+        Ok(Settings {
+            bind_addr,
+            database_url,
+            database_max_connections: parse_var(&var, "DATABASE_MAX_CONNECTIONS", "16")?,
+            redis_url: var("REDIS_URL"),
+            redis_prefix: var("REDIS_PREFIX").unwrap_or_else(|| "fg".into()),
+            data_dir,
+            secret_key,
+            organizer_token,
+            organizer_token_generated,
+            seed_demo,
+            ready_timeout: Duration::from_millis(parse_var(&var, "READY_TIMEOUT_MS", "800")?),
+            workers: parse_var(&var, "WORKERS", "0")?,
+            static_dir: PathBuf::from(var("STATIC_DIR").unwrap_or_else(default_static_dir)),
+            actor_inflight_limit: parse_var(&var, "ACTOR_INFLIGHT_LIMIT", "4096")?,
+            commit_queue: parse_var(&var, "COMMIT_QUEUE", "8192")?,
+            commit_max_batch: parse_var(&var, "COMMIT_MAX_BATCH", "512")?,
+            commit_linger: Duration::from_millis(parse_var(&var, "COMMIT_LINGER_MS", "0")?),
+            commit_slowdown: Duration::from_millis(parse_var(&var, "COMMIT_SLOWDOWN_MS", "0")?),
+        })
+    }
+
+    /// The backend `database_url` names.
+    pub fn database_kind(&self) -> DatabaseKind {
+        // from_lookup refused any other URL; settings built by hand default to SQLite.
+        database_kind(&self.database_url).unwrap_or(DatabaseKind::Sqlite)
+    }
+}
+
+/// `static/` beside the binary's crate when run from a checkout, else `./static`.
+fn default_static_dir() -> String {
+    let in_checkout = concat!(env!("CARGO_MANIFEST_DIR"), "/static");
+    if Path::new(in_checkout).is_dir() {
+        in_checkout.into()
+    } else {
+        "static".into()
+    }
+}
+
+/// Names the backend of a database URL, or `None` for an unsupported one.
+pub fn database_kind(url: &str) -> Option<DatabaseKind> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Some(DatabaseKind::Postgres)
+    } else if url.starts_with("sqlite:") {
+        Some(DatabaseKind::Sqlite)
+    } else {
+        None
+    }
+}
+
+fn parse_var<T>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: &str,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let text = var(name).unwrap_or_else(|| default.to_string());
+    text.trim().parse().map_err(|e| ConfigError::Invalid {
+        name,
+        reason: format!("{text:?}: {e}"),
+    })
+}
+
+fn parse_bool(name: &'static str, text: &str) -> Result<bool, ConfigError> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        other => Err(ConfigError::Invalid {
+            name,
+            reason: format!("{other:?} is not a boolean"),
+        }),
+    }
+}
+
+/// Reads `dir/file`, or writes a fresh random hex value there (mode 0600) on first start.
+/// Returns the value and whether it was generated now.
+fn kept_or_generated(dir: &Path, file: &str, bytes: usize) -> Result<(String, bool), ConfigError> {
+    let path = dir.join(file);
+    let io = |source| ConfigError::DataDir {
+        path: path.clone(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => return Ok((text.trim().to_string(), false)),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let mut raw = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut raw);
+    let value = hex::encode(raw);
+    write_private(&path, &value).map_err(io)?;
+    Ok((value, true))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(value.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
+    std::fs::write(path, value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn embedded_defaults_generate_and_keep_secret_and_token() {
+        let dir = tempdir();
+        let d = dir.to_str().unwrap();
+        let first = settings(&[("DATA_DIR", d)]).unwrap();
+        assert_eq!(first.database_kind(), DatabaseKind::Sqlite);
+        assert_eq!(first.database_url, format!("sqlite://{d}/floodgate.db"));
+        assert!(first.organizer_token_generated);
+        assert!(first.seed_demo);
+        assert_eq!(first.secret_key.len(), GENERATED_SECRET_BYTES);
+        let second = settings(&[("DATA_DIR", d)]).unwrap();
+        assert_eq!(second.secret_key, first.secret_key);
+        assert_eq!(second.organizer_token, first.organizer_token);
+        assert!(!second.organizer_token_generated);
+    }
+
+    #[test]
+    fn postgres_requires_an_organizer_token() {
+        let dir = tempdir();
+        let err = settings(&[
+            ("DATA_DIR", dir.to_str().unwrap()),
+            ("DATABASE_URL", "postgres://localhost/x"),
+        ])
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::Required("ORGANIZER_TOKEN")));
+    }
+
+    #[test]
+    fn bad_values_are_named_in_the_error() {
+        let dir = tempdir();
+        let d = dir.to_str().unwrap();
+        let err = settings(&[("DATA_DIR", d), ("BIND_ADDR", "nowhere")]).unwrap_err();
+        assert!(err.to_string().starts_with("BIND_ADDR"), "{err}");
+        let err = settings(&[("DATA_DIR", d), ("SECRET_KEY", "abcd")]).unwrap_err();
+        assert!(err.to_string().starts_with("SECRET_KEY"), "{err}");
+        let err = settings(&[("DATA_DIR", d), ("DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert!(err.to_string().starts_with("DATABASE_URL"), "{err}");
+    }
+
+    fn tempdir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("floodgate-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

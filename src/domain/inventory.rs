@@ -1,0 +1,925 @@
+//! One event's inventory as a plain state machine: which item is free, held or sold, the
+//! holds and their expiry, the orders and their idempotency keys.
+//!
+//! The `InventoryActor` owns one `Inventory` and feeds it one message at a time, which is the
+//! whole of invariant 1 on the fast path: no two calls ever interleave, so no item can be
+//! handed out twice. Keeping the rules here, free of actors, I/O and clocks (time is always an
+//! argument), lets a property test drive random sequences against a simple model.
+//!
+//! An order goes through two steps: [`Inventory::begin_order`] marks the hold as committing
+//! and returns the order to write; the committer writes it; [`Inventory::finish_order`] then
+//! marks the items sold, or puts them back in the hold if the write failed.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::event::{EventSpec, GaTier, SeatingBlock};
+use super::item::ItemId;
+use super::order::{Buyer, CommitOutcome, Item, NewOrder, Order, OrderStatus};
+
+/// How long an expired hold is remembered, so ordering it answers 410 rather than 404.
+pub const EXPIRED_HOLD_MEMORY_SECS: i64 = 3_600;
+/// Most expired holds remembered at once (oldest forgotten first).
+pub const EXPIRED_HOLD_MEMORY_MAX: usize = 100_000;
+/// Marks an item sold by another writer (split brain): never offered again by this actor.
+pub const SOLD_ELSEWHERE: Uuid = Uuid::nil();
+
+/// State of one sellable place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Free,
+    Held(Uuid),
+    Sold(Uuid),
+}
+
+/// Where an item lives: group (tier or seating block) and index inside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct SlotRef {
+    group: usize,
+    index: usize,
+}
+
+#[derive(Clone, Debug)]
+enum GroupKind {
+    Seats {
+        section: String,
+        rows: u32,
+        seats_per_row: u32,
+    },
+    Ga {
+        name: String,
+    },
+}
+
+/// A GA tier or a seating block, with the state of each of its places.
+#[derive(Clone, Debug)]
+struct Group {
+    kind: GroupKind,
+    tier: String,
+    price_cents: i64,
+    slots: Vec<Slot>,
+    /// GA only: free places, lowest number first (so capacity can shrink from the top).
+    free: BTreeSet<usize>,
+    held: u32,
+    sold: u32,
+}
+
+impl Group {
+    fn seats(block: &SeatingBlock) -> Group {
+        Group {
+            kind: GroupKind::Seats {
+                section: block.section.clone(),
+                rows: block.rows,
+                seats_per_row: block.seats_per_row,
+            },
+            tier: block.tier.clone(),
+            price_cents: block.price_cents,
+            // Bounded by EventSpec::validate (MAX_ITEMS_PER_EVENT).
+            slots: vec![Slot::Free; block.seat_count() as usize],
+            free: BTreeSet::new(),
+            held: 0,
+            sold: 0,
+        }
+    }
+
+    fn ga(tier: &GaTier) -> Group {
+        let capacity = tier.capacity as usize;
+        Group {
+            kind: GroupKind::Ga {
+                name: tier.name.clone(),
+            },
+            tier: tier.id.clone(),
+            price_cents: tier.price_cents,
+            slots: vec![Slot::Free; capacity],
+            free: (0..capacity).collect(),
+            held: 0,
+            sold: 0,
+        }
+    }
+
+    fn is_ga(&self) -> bool {
+        matches!(self.kind, GroupKind::Ga { .. })
+    }
+
+    fn item_id(&self, index: usize) -> String {
+        match &self.kind {
+            GroupKind::Seats {
+                section,
+                seats_per_row,
+                ..
+            } => {
+                let per_row = *seats_per_row as usize;
+                format!("{section}-{}-{}", index / per_row + 1, index % per_row + 1)
+            }
+            GroupKind::Ga { .. } => format!("{}#{}", self.tier, index + 1),
+        }
+    }
+
+    fn set(&mut self, index: usize, slot: Slot) {
+        let old = std::mem::replace(&mut self.slots[index], slot);
+        match old {
+            Slot::Free => {
+                self.free.remove(&index);
+            }
+            Slot::Held(_) => self.held -= 1,
+            Slot::Sold(_) => self.sold -= 1,
+        }
+        match slot {
+            Slot::Free => {
+                if self.is_ga() {
+                    self.free.insert(index);
+                }
+            }
+            Slot::Held(_) => self.held += 1,
+            Slot::Sold(_) => self.sold += 1,
+        }
+    }
+
+    fn capacity(&self) -> u32 {
+        // Bounded by MAX_ITEMS_PER_EVENT, far below u32::MAX.
+        self.slots.len() as u32
+    }
+}
+
+/// What a fan asks to hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HoldRequest {
+    /// These items (seat ids, or specific GA places).
+    Items(Vec<String>),
+    /// Any `quantity` places of a GA tier.
+    Quantity { tier: String, quantity: i64 },
+}
+
+/// Why the shop refused a call (mapped to the contract's statuses by the web layer).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ShopError {
+    /// 422: against a rule (unknown id, over the limit, key reused with another body).
+    #[error("{0}")]
+    Invalid(String),
+    /// 409: some items are not free (ids, or the tier id for a GA quantity).
+    #[error("some of the requested places are not available")]
+    Unavailable(Vec<String>),
+    /// 409: the sale is not open (scheduled, paused, closed).
+    #[error("{0}")]
+    SaleNotOpen(String),
+    /// 404: no such hold for this fan.
+    #[error("hold not found")]
+    HoldNotFound,
+    /// 404: no such order.
+    #[error("order not found")]
+    OrderNotFound,
+    /// 410: the hold's time ran out.
+    #[error("hold expired")]
+    HoldExpired,
+}
+
+/// A hold as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HoldView {
+    pub hold_id: Uuid,
+    pub items: Vec<Item>,
+    pub total_cents: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One tier's counts, as `GET /api/v1/events/{id}` shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TierCounts {
+    pub id: String,
+    pub name: String,
+    pub price_cents: i64,
+    pub capacity: u32,
+    pub sold: u32,
+    pub held: u32,
+    pub available: u32,
+    pub seated: bool,
+}
+
+/// One reserved seat's status for the seat map.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SeatStatus {
+    pub id: String,
+    pub tier: String,
+    pub status: &'static str,
+}
+
+/// Where an event's sale stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SaleState {
+    Scheduled,
+    OnSale,
+    Paused,
+    SoldOut,
+    Closed,
+}
+
+impl SaleState {
+    /// The word the API shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SaleState::Scheduled => "scheduled",
+            SaleState::OnSale => "on_sale",
+            SaleState::Paused => "paused",
+            SaleState::SoldOut => "sold_out",
+            SaleState::Closed => "closed",
+        }
+    }
+}
+
+/// Totals for the organizer's stats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SalesTotals {
+    pub sold: u64,
+    pub held: u64,
+    pub available: u64,
+    pub orders: u64,
+    pub revenue_cents: i64,
+}
+
+#[derive(Clone, Debug)]
+struct Hold {
+    session: String,
+    items: Vec<SlotRef>,
+    expires_at: DateTime<Utc>,
+    /// The idempotency key of the order being committed, if any.
+    committing: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+enum KeyState {
+    Pending,
+    Committed(Uuid),
+}
+
+#[derive(Clone, Debug)]
+struct KeyEntry {
+    request_hash: String,
+    state: KeyState,
+}
+
+/// What `begin_order` decided.
+#[derive(Clone, Debug)]
+pub enum OrderStart {
+    /// The key already made this order: answer 200 with it.
+    Replay(Arc<Order>),
+    /// The key's order is being committed now: wait for it.
+    InFlight,
+    /// Write this order, then call `finish_order`.
+    Commit(Box<NewOrder>),
+}
+
+/// One event's inventory.
+#[derive(Clone, Debug)]
+pub struct Inventory {
+    event_id: Uuid,
+    spec: EventSpec,
+    paused: bool,
+    groups: Vec<Group>,
+    sections: HashMap<String, usize>,
+    ga_tiers: HashMap<String, usize>,
+    holds: HashMap<Uuid, Hold>,
+    expired: HashMap<Uuid, DateTime<Utc>>,
+    expired_order: VecDeque<(Uuid, DateTime<Utc>)>,
+    /// Items each admission session holds or bought (one admission buys at most
+    /// `max_per_order`).
+    session_items: HashMap<String, u32>,
+    orders: HashMap<Uuid, Arc<Order>>,
+    keys: HashMap<String, KeyEntry>,
+    confirmed_orders: u64,
+    revenue_cents: i64,
+}
+
+impl Inventory {
+    /// A fresh inventory for a valid spec: everything free.
+    pub fn new(event_id: Uuid, spec: EventSpec, paused: bool) -> Inventory {
+        let mut inventory = Inventory {
+            event_id,
+            spec: spec.clone(),
+            paused,
+            groups: Vec::new(),
+            sections: HashMap::new(),
+            ga_tiers: HashMap::new(),
+            holds: HashMap::new(),
+            expired: HashMap::new(),
+            expired_order: VecDeque::new(),
+            session_items: HashMap::new(),
+            orders: HashMap::new(),
+            keys: HashMap::new(),
+            confirmed_orders: 0,
+            revenue_cents: 0,
+        };
+        inventory.add_groups(&spec);
+        inventory
+    }
+
+    fn add_groups(&mut self, spec: &EventSpec) {
+        for tier in &spec.tiers {
+            if !self.ga_tiers.contains_key(&tier.id) {
+                self.ga_tiers.insert(tier.id.clone(), self.groups.len());
+                self.groups.push(Group::ga(tier));
+            }
+        }
+        for block in &spec.seating {
+            if !self.sections.contains_key(&block.section) {
+                self.sections
+                    .insert(block.section.clone(), self.groups.len());
+                self.groups.push(Group::seats(block));
+            }
+        }
+    }
+
+    /// Marks the items of stored confirmed orders sold (rebuild after a restart).
+    pub fn restore(&mut self, orders: impl IntoIterator<Item = (Order, String, String)>) {
+        for (order, key, request_hash) in orders {
+            for item in &order.items {
+                if let Some(slot) = self.locate(&item.id) {
+                    self.groups[slot.group].set(slot.index, Slot::Sold(order.order_id));
+                }
+            }
+            self.keys.insert(
+                key,
+                KeyEntry {
+                    request_hash,
+                    state: KeyState::Committed(order.order_id),
+                },
+            );
+            self.confirmed_orders += 1;
+            self.revenue_cents += order.total_cents;
+            self.orders.insert(order.order_id, Arc::new(order));
+        }
+    }
+
+    /// The event's spec as it stands.
+    pub fn spec(&self) -> &EventSpec {
+        &self.spec
+    }
+
+    /// Whether the organizer paused the sale.
+    pub fn paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Pauses or resumes the sale.
+    pub fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+    }
+
+    fn locate(&self, id: &str) -> Option<SlotRef> {
+        let (group, index) = match ItemId::parse(id).ok()? {
+            ItemId::Seat { section, row, seat } => {
+                let group = *self.sections.get(&section)?;
+                let GroupKind::Seats {
+                    rows,
+                    seats_per_row,
+                    ..
+                } = self.groups[group].kind
+                else {
+                    return None;
+                };
+                if row > rows || seat > seats_per_row {
+                    return None;
+                }
+                (
+                    group,
+                    (row - 1) as usize * seats_per_row as usize + (seat - 1) as usize,
+                )
+            }
+            ItemId::Ga { tier, number } => {
+                let group = *self.ga_tiers.get(&tier)?;
+                (group, number as usize - 1)
+            }
+        };
+        (index < self.groups[group].slots.len()).then_some(SlotRef { group, index })
+    }
+
+    fn item(&self, slot: SlotRef) -> Item {
+        let group = &self.groups[slot.group];
+        Item {
+            id: group.item_id(slot.index),
+            tier: group.tier.clone(),
+            price_cents: group.price_cents,
+        }
+    }
+
+    /// Where the sale stands at `now`.
+    pub fn state(&self, now: DateTime<Utc>) -> SaleState {
+        if self.spec.sale_closed_at(now) {
+            SaleState::Closed
+        } else if self.paused {
+            SaleState::Paused
+        } else if !self.spec.sale_open_at(now) {
+            SaleState::Scheduled
+        } else if self.totals().available == 0 {
+            SaleState::SoldOut
+        } else {
+            SaleState::OnSale
+        }
+    }
+
+    fn check_open(&self, now: DateTime<Utc>) -> Result<(), ShopError> {
+        match self.state(now) {
+            SaleState::OnSale | SaleState::SoldOut => Ok(()),
+            SaleState::Scheduled => {
+                Err(ShopError::SaleNotOpen("the sale has not opened yet".into()))
+            }
+            SaleState::Paused => Err(ShopError::SaleNotOpen("the sale is paused".into())),
+            SaleState::Closed => Err(ShopError::SaleNotOpen("the sale has closed".into())),
+        }
+    }
+
+    /// Holds items for an admitted session, all or nothing.
+    pub fn hold(
+        &mut self,
+        session: &str,
+        request: &HoldRequest,
+        now: DateTime<Utc>,
+    ) -> Result<HoldView, ShopError> {
+        self.check_open(now)?;
+        let max = self.spec.max_per_order;
+        let slots = match request {
+            HoldRequest::Items(ids) => self.resolve_items(ids, max)?,
+            HoldRequest::Quantity { tier, quantity } => {
+                self.resolve_quantity(tier, *quantity, max)?
+            }
+        };
+        let already = self.session_items.get(session).copied().unwrap_or(0);
+        if already as usize + slots.len() > max as usize {
+            return Err(ShopError::Invalid(format!(
+                "one admission buys at most {max} places ({already} already held or bought)"
+            )));
+        }
+        let hold_id = Uuid::new_v4();
+        for slot in &slots {
+            self.groups[slot.group].set(slot.index, Slot::Held(hold_id));
+        }
+        *self.session_items.entry(session.to_string()).or_insert(0) += slots.len() as u32;
+        let expires_at = now + Duration::seconds(i64::from(self.spec.hold_ttl_secs));
+        let view = self.view(hold_id, &slots, expires_at);
+        self.holds.insert(
+            hold_id,
+            Hold {
+                session: session.to_string(),
+                items: slots,
+                expires_at,
+                committing: None,
+            },
+        );
+        Ok(view)
+    }
+
+    fn view(&self, hold_id: Uuid, slots: &[SlotRef], expires_at: DateTime<Utc>) -> HoldView {
+        let items: Vec<Item> = slots.iter().map(|s| self.item(*s)).collect();
+        HoldView {
+            hold_id,
+            total_cents: items.iter().map(|i| i.price_cents).sum(),
+            items,
+            expires_at,
+        }
+    }
+
+    fn resolve_items(&self, ids: &[String], max: u32) -> Result<Vec<SlotRef>, ShopError> {
+        if ids.is_empty() {
+            return Err(ShopError::Invalid(
+                "seats must name at least one seat".into(),
+            ));
+        }
+        if ids.len() > max as usize {
+            return Err(ShopError::Invalid(format!(
+                "at most {max} places per order"
+            )));
+        }
+        let mut slots = Vec::with_capacity(ids.len());
+        let mut unknown = Vec::new();
+        for id in ids {
+            match self.locate(id) {
+                Some(slot) => slots.push(slot),
+                None => unknown.push(id.chars().take(80).collect::<String>()),
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(ShopError::Invalid(format!(
+                "unknown seat ids: {}",
+                unknown.join(", ")
+            )));
+        }
+        let mut sorted = slots.clone();
+        sorted.sort();
+        sorted.dedup();
+        if sorted.len() != slots.len() {
+            return Err(ShopError::Invalid("a seat is named twice".into()));
+        }
+        let taken: Vec<String> = slots
+            .iter()
+            .filter(|s| self.groups[s.group].slots[s.index] != Slot::Free)
+            .map(|s| self.groups[s.group].item_id(s.index))
+            .collect();
+        if !taken.is_empty() {
+            return Err(ShopError::Unavailable(taken));
+        }
+        Ok(slots)
+    }
+
+    fn resolve_quantity(
+        &self,
+        tier: &str,
+        quantity: i64,
+        max: u32,
+    ) -> Result<Vec<SlotRef>, ShopError> {
+        let Some(&group) = self.ga_tiers.get(tier) else {
+            let seated = self.groups.iter().any(|g| !g.is_ga() && g.tier == tier);
+            return Err(ShopError::Invalid(if seated {
+                format!("tier {tier:?} is reserved seating: name the seats")
+            } else {
+                format!(
+                    "unknown tier {:?}",
+                    tier.chars().take(40).collect::<String>()
+                )
+            }));
+        };
+        if quantity <= 0 {
+            return Err(ShopError::Invalid("quantity must be at least 1".into()));
+        }
+        if quantity > i64::from(max) {
+            return Err(ShopError::Invalid(format!(
+                "at most {max} places per order"
+            )));
+        }
+        let free = &self.groups[group].free;
+        if (free.len() as i64) < quantity {
+            return Err(ShopError::Unavailable(vec![tier.to_string()]));
+        }
+        Ok(free
+            .iter()
+            .take(quantity as usize)
+            .map(|&index| SlotRef { group, index })
+            .collect())
+    }
+
+    /// Releases a hold of this session at once.
+    pub fn release(&mut self, session: &str, hold_id: Uuid) -> Result<(), ShopError> {
+        let hold = match self.holds.get(&hold_id) {
+            Some(h) if h.session == session => h,
+            _ if self.expired.contains_key(&hold_id) => return Err(ShopError::HoldExpired),
+            _ => return Err(ShopError::HoldNotFound),
+        };
+        if hold.committing.is_some() {
+            return Err(ShopError::Unavailable(Vec::new()));
+        }
+        self.free_hold(hold_id);
+        Ok(())
+    }
+
+    /// Removes a hold and frees its items.
+    fn free_hold(&mut self, hold_id: Uuid) {
+        if let Some(hold) = self.holds.remove(&hold_id) {
+            for slot in &hold.items {
+                self.groups[slot.group].set(slot.index, Slot::Free);
+            }
+            self.uncount_session(&hold.session, hold.items.len());
+        }
+    }
+
+    fn uncount_session(&mut self, session: &str, n: usize) {
+        if let Some(count) = self.session_items.get_mut(session) {
+            *count = count.saturating_sub(n as u32);
+            if *count == 0 {
+                self.session_items.remove(session);
+            }
+        }
+    }
+
+    /// Frees every hold whose time ran out by `now` (not those being committed). Returns how
+    /// many holds expired.
+    pub fn expire(&mut self, now: DateTime<Utc>) -> usize {
+        let due: Vec<Uuid> = self
+            .holds
+            .iter()
+            .filter(|(_, h)| h.committing.is_none() && h.expires_at <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &due {
+            self.free_hold(*id);
+            self.remember_expired(*id, now);
+        }
+        let horizon = now - Duration::seconds(EXPIRED_HOLD_MEMORY_SECS);
+        while let Some(&(id, at)) = self.expired_order.front() {
+            if at > horizon && self.expired_order.len() <= EXPIRED_HOLD_MEMORY_MAX {
+                break;
+            }
+            self.expired_order.pop_front();
+            self.expired.remove(&id);
+        }
+        due.len()
+    }
+
+    fn remember_expired(&mut self, id: Uuid, now: DateTime<Utc>) {
+        self.expired.insert(id, now);
+        self.expired_order.push_back((id, now));
+    }
+
+    /// Starts ordering a hold under an idempotency key (see the module doc).
+    pub fn begin_order(
+        &mut self,
+        session: &str,
+        hold_id: Uuid,
+        key: &str,
+        request_hash: &str,
+        buyer: &Buyer,
+        now: DateTime<Utc>,
+    ) -> Result<OrderStart, ShopError> {
+        if let Some(entry) = self.keys.get(key) {
+            if entry.request_hash != request_hash {
+                return Err(ShopError::Invalid(
+                    "this Idempotency-Key was already used for a different request".into(),
+                ));
+            }
+            return Ok(match entry.state {
+                KeyState::Pending => OrderStart::InFlight,
+                // A committed key always has its order in the map (both set together).
+                KeyState::Committed(id) => match self.orders.get(&id) {
+                    Some(order) => OrderStart::Replay(order.clone()),
+                    None => return Err(ShopError::OrderNotFound),
+                },
+            });
+        }
+        self.check_open(now)?;
+        let hold = match self.holds.get(&hold_id) {
+            Some(h) if h.session == session => h,
+            _ if self.expired.contains_key(&hold_id) => return Err(ShopError::HoldExpired),
+            _ => return Err(ShopError::HoldNotFound),
+        };
+        if hold.committing.is_some() {
+            let ids = hold.items.iter().map(|s| self.item(*s).id).collect();
+            return Err(ShopError::Unavailable(ids));
+        }
+        if hold.expires_at <= now {
+            self.free_hold(hold_id);
+            self.remember_expired(hold_id, now);
+            return Err(ShopError::HoldExpired);
+        }
+        let items: Vec<Item> = hold.items.iter().map(|s| self.item(*s)).collect();
+        let order = Order {
+            order_id: Uuid::now_v7(),
+            event_id: self.event_id,
+            total_cents: items.iter().map(|i| i.price_cents).sum(),
+            items,
+            status: OrderStatus::Confirmed,
+            name: buyer.name.clone(),
+            email: buyer.email.clone(),
+            // Microseconds: what Postgres keeps, so a replay after a restart reads the same.
+            created_at: now.trunc_subsecs(6),
+            session: session.to_string(),
+        };
+        if let Some(hold) = self.holds.get_mut(&hold_id) {
+            hold.committing = Some(key.to_string());
+        }
+        self.keys.insert(
+            key.to_string(),
+            KeyEntry {
+                request_hash: request_hash.to_string(),
+                state: KeyState::Pending,
+            },
+        );
+        Ok(OrderStart::Commit(Box::new(NewOrder {
+            order,
+            idempotency_key: key.to_string(),
+            request_hash: request_hash.to_string(),
+        })))
+    }
+
+    /// Applies the committer's verdict on an order started by `begin_order`. `None` means the
+    /// write failed (database down): the items go back to the hold and the key is forgotten,
+    /// so a retry with the same key starts afresh.
+    pub fn finish_order(
+        &mut self,
+        hold_id: Uuid,
+        order: Order,
+        key: &str,
+        outcome: Option<CommitOutcome>,
+    ) -> Result<Arc<Order>, ShopError> {
+        match outcome {
+            Some(CommitOutcome::Committed) => {
+                if let Some(hold) = self.holds.remove(&hold_id) {
+                    for slot in &hold.items {
+                        self.groups[slot.group].set(slot.index, Slot::Sold(order.order_id));
+                    }
+                }
+                self.confirmed_orders += 1;
+                self.revenue_cents += order.total_cents;
+                let order = Arc::new(order);
+                self.orders.insert(order.order_id, order.clone());
+                if let Some(entry) = self.keys.get_mut(key) {
+                    entry.state = KeyState::Committed(order.order_id);
+                }
+                Ok(order)
+            }
+            Some(CommitOutcome::ItemTaken) => {
+                // Another writer sold these items (two actors at once): never offer them again.
+                self.keys.remove(key);
+                let ids: Vec<String> = order.items.iter().map(|i| i.id.clone()).collect();
+                if let Some(hold) = self.holds.remove(&hold_id) {
+                    for slot in &hold.items {
+                        self.groups[slot.group].set(slot.index, Slot::Sold(SOLD_ELSEWHERE));
+                    }
+                    self.uncount_session(&hold.session, hold.items.len());
+                }
+                Err(ShopError::Unavailable(ids))
+            }
+            Some(CommitOutcome::KeyTaken) | None => {
+                self.keys.remove(key);
+                if let Some(hold) = self.holds.get_mut(&hold_id) {
+                    hold.committing = None;
+                }
+                Err(ShopError::Invalid(match outcome {
+                    Some(_) => "this Idempotency-Key was already used for a different order".into(),
+                    None => "the order could not be saved".into(),
+                }))
+            }
+        }
+    }
+
+    /// Frees the items of a cancelled order. `false` when the order is unknown here.
+    pub fn cancel_order(&mut self, order_id: Uuid, cancelled: Order) -> bool {
+        let Some(order) = self.orders.get(&order_id).cloned() else {
+            return false;
+        };
+        if order.status == OrderStatus::Confirmed {
+            for item in &order.items {
+                if let Some(slot) = self.locate(&item.id) {
+                    if self.groups[slot.group].slots[slot.index] == Slot::Sold(order_id) {
+                        self.groups[slot.group].set(slot.index, Slot::Free);
+                    }
+                }
+            }
+            self.confirmed_orders -= 1;
+            self.revenue_cents -= order.total_cents;
+        }
+        self.orders.insert(order_id, Arc::new(cancelled));
+        true
+    }
+
+    /// Adopts a patched spec: prices and names change, tiers and blocks may be added, GA
+    /// capacity may grow, or shrink while the places it drops are free.
+    pub fn apply_spec(&mut self, spec: EventSpec) -> Result<(), ShopError> {
+        self.check_spec(&spec)?;
+        for tier in &spec.tiers {
+            if let Some(&group) = self.ga_tiers.get(&tier.id) {
+                let g = &mut self.groups[group];
+                g.price_cents = tier.price_cents;
+                g.kind = GroupKind::Ga {
+                    name: tier.name.clone(),
+                };
+                let new_cap = tier.capacity as usize;
+                let old_cap = g.slots.len();
+                if new_cap > old_cap {
+                    g.slots.resize(new_cap, Slot::Free);
+                    g.free.extend(old_cap..new_cap);
+                } else {
+                    g.slots.truncate(new_cap);
+                    g.free.retain(|&i| i < new_cap);
+                }
+            }
+        }
+        for block in &spec.seating {
+            if let Some(&group) = self.sections.get(&block.section) {
+                self.groups[group].price_cents = block.price_cents;
+            }
+        }
+        self.add_groups(&spec);
+        self.spec = spec;
+        Ok(())
+    }
+
+    /// Checks that a patched spec keeps every existing item (see `apply_spec`), changing nothing.
+    pub fn check_spec(&self, spec: &EventSpec) -> Result<(), ShopError> {
+        for (id, &group) in &self.ga_tiers {
+            let Some(tier) = spec.tiers.iter().find(|t| &t.id == id) else {
+                return Err(ShopError::Invalid(format!("tier {id:?} cannot be removed")));
+            };
+            let g = &self.groups[group];
+            let new_cap = tier.capacity as usize;
+            if new_cap < g.slots.len() && g.slots[new_cap..].iter().any(|s| *s != Slot::Free) {
+                return Err(ShopError::Invalid(format!(
+                    "tier {id:?}: capacity cannot drop below places sold or held ({} sold, {} held)",
+                    g.sold, g.held
+                )));
+            }
+        }
+        for (section, &group) in &self.sections {
+            let Some(block) = spec.seating.iter().find(|b| &b.section == section) else {
+                return Err(ShopError::Invalid(format!(
+                    "section {section:?} cannot be removed"
+                )));
+            };
+            let g = &self.groups[group];
+            let GroupKind::Seats {
+                rows,
+                seats_per_row,
+                ..
+            } = g.kind
+            else {
+                continue;
+            };
+            if block.rows != rows || block.seats_per_row != seats_per_row || block.tier != g.tier {
+                return Err(ShopError::Invalid(format!(
+                    "section {section:?}: rows, seats and tier cannot change once created"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts per tier (seating blocks add up under their tier), in spec order.
+    pub fn tier_counts(&self) -> Vec<TierCounts> {
+        let mut tiers: Vec<TierCounts> = Vec::new();
+        for g in &self.groups {
+            let available = g.capacity() - g.held - g.sold;
+            if let Some(t) = tiers.iter_mut().find(|t| t.id == g.tier) {
+                t.capacity += g.capacity();
+                t.sold += g.sold;
+                t.held += g.held;
+                t.available += available;
+                t.price_cents = t.price_cents.min(g.price_cents);
+                continue;
+            }
+            tiers.push(TierCounts {
+                id: g.tier.clone(),
+                name: match &g.kind {
+                    GroupKind::Ga { name } => name.clone(),
+                    GroupKind::Seats { .. } => g.tier.clone(),
+                },
+                price_cents: g.price_cents,
+                capacity: g.capacity(),
+                sold: g.sold,
+                held: g.held,
+                available,
+                seated: !g.is_ga(),
+            });
+        }
+        tiers
+    }
+
+    /// Totals over every tier.
+    pub fn totals(&self) -> SalesTotals {
+        let mut totals = SalesTotals {
+            orders: self.confirmed_orders,
+            revenue_cents: self.revenue_cents,
+            ..SalesTotals::default()
+        };
+        for g in &self.groups {
+            totals.sold += u64::from(g.sold);
+            totals.held += u64::from(g.held);
+            totals.available += u64::from(g.capacity() - g.held - g.sold);
+        }
+        totals
+    }
+
+    /// Every reserved seat with its status, section by section, row by row.
+    pub fn seats(&self) -> Vec<SeatStatus> {
+        let mut seats = Vec::new();
+        for g in self.groups.iter().filter(|g| !g.is_ga()) {
+            for (index, slot) in g.slots.iter().enumerate() {
+                seats.push(SeatStatus {
+                    id: g.item_id(index),
+                    tier: g.tier.clone(),
+                    status: match slot {
+                        Slot::Free => "free",
+                        Slot::Held(_) => "held",
+                        Slot::Sold(_) => "sold",
+                    },
+                });
+            }
+        }
+        seats
+    }
+
+    /// Number of holds open now.
+    pub fn open_holds(&self) -> usize {
+        self.holds.len()
+    }
+
+    /// Items held or bought by one admission session.
+    pub fn session_items(&self, session: &str) -> u32 {
+        self.session_items.get(session).copied().unwrap_or(0)
+    }
+
+    /// A confirmed or cancelled order this actor knows.
+    pub fn order(&self, order_id: Uuid) -> Option<Arc<Order>> {
+        self.orders.get(&order_id).cloned()
+    }
+
+    /// The status of one item by id (`None`: no such item): for tests and audits.
+    pub fn item_status(&self, id: &str) -> Option<&'static str> {
+        let slot = self.locate(id)?;
+        Some(match self.groups[slot.group].slots[slot.index] {
+            Slot::Free => "free",
+            Slot::Held(_) => "held",
+            Slot::Sold(_) => "sold",
+        })
+    }
+}

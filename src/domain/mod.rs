@@ -1,0 +1,7 @@
+//! The product's rules in plain types: events and their inventory, items, orders, money.
+//! No I/O and no async here; anything that depends on time takes it as an argument.
+
+pub mod event;
+pub mod inventory;
+pub mod item;
+pub mod order;

@@ -1,0 +1,180 @@
+//! The registry: event id → that event's actor on this node.
+//!
+//! An actor starts on first use, after rebuilding its inventory from the database (every
+//! confirmed order's items are sold again, every idempotency key known again), so a restarted
+//! node serves exactly what was committed before (invariant 2). Concurrent first uses of one
+//! event share one start. Each handle counts the requests it has in flight and refuses more
+//! than the actor's bound with `Busy` (a 503 with Retry-After) instead of queueing without
+//! limit (invariant 6).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use actix::prelude::*;
+use tokio::sync::{mpsc, OnceCell};
+use uuid::Uuid;
+
+use super::actor::InventoryActor;
+use super::committer::{self, BatchSettings};
+use crate::clock::Clock;
+use crate::domain::inventory::Inventory;
+use crate::store::{OrderStore, StoreError};
+
+/// Bounds and batching of the shop.
+#[derive(Clone, Copy, Debug)]
+pub struct ShopSettings {
+    /// Most requests in flight to one actor; more are answered 503.
+    pub actor_inflight_limit: usize,
+    /// Most orders queued for one event's committer; more are answered 503.
+    pub commit_queue: usize,
+    /// How the committer groups orders.
+    pub batch: BatchSettings,
+}
+
+/// Why an actor could not be asked.
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    /// Too many requests in flight for this event.
+    #[error("the event's shop is saturated")]
+    Busy,
+    /// The actor stopped (its node is shutting down).
+    #[error("the event's shop stopped")]
+    Stopped,
+    /// The event does not exist.
+    #[error("event not found")]
+    UnknownEvent,
+    /// Rebuilding the actor needed the database, which failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A bounded way to talk to one event's actor.
+#[derive(Clone)]
+pub struct InventoryHandle {
+    addr: Addr<InventoryActor>,
+    inflight: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+/// Decrements the in-flight count when a request finishes, however it finishes.
+struct InflightGuard(Arc<AtomicUsize>);
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl InventoryHandle {
+    /// Sends a message and waits for the answer, or refuses at once when the actor already
+    /// has `limit` requests in flight.
+    pub async fn ask<M>(&self, msg: M) -> Result<M::Result, InventoryError>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        InventoryActor: Handler<M>,
+    {
+        let before = self.inflight.fetch_add(1, Ordering::AcqRel);
+        let _guard = InflightGuard(self.inflight.clone());
+        if before >= self.limit {
+            metrics::counter!("requests_rejected_total", "reason" => "actor_busy").increment(1);
+            return Err(InventoryError::Busy);
+        }
+        self.addr
+            .send(msg)
+            .await
+            .map_err(|_| InventoryError::Stopped)
+    }
+
+    /// Requests in flight to this actor now (the shop's saturation signal).
+    pub fn inflight(&self) -> usize {
+        self.inflight.load(Ordering::Acquire)
+    }
+}
+
+/// Event id → actor, for this node.
+pub struct Registry {
+    store: Arc<dyn OrderStore>,
+    clock: Arc<dyn Clock>,
+    settings: ShopSettings,
+    actors: Mutex<HashMap<Uuid, Arc<OnceCell<InventoryHandle>>>>,
+    edits: tokio::sync::Mutex<()>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new(store: Arc<dyn OrderStore>, clock: Arc<dyn Clock>, settings: ShopSettings) -> Self {
+        Registry {
+            store,
+            clock,
+            settings,
+            actors: Mutex::new(HashMap::new()),
+            edits: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Held while an event's spec or pause flag is checked, saved and applied, so two edits
+    /// never interleave between the check and the save.
+    pub fn edit_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.edits
+    }
+
+    /// The event's actor, started (and rebuilt from the database) on first use.
+    pub async fn get(&self, event: Uuid) -> Result<InventoryHandle, InventoryError> {
+        let cell = {
+            let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
+            let stale = actors
+                .get(&event)
+                .and_then(|cell| cell.get())
+                .is_some_and(|handle| !handle.addr.connected());
+            if stale {
+                actors.remove(&event);
+            }
+            actors.entry(event).or_default().clone()
+        };
+        cell.get_or_try_init(|| self.start(event)).await.cloned()
+    }
+
+    /// The event's actor if it runs on this node already (never starts one).
+    pub fn running(&self, event: Uuid) -> Option<InventoryHandle> {
+        let actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
+        actors.get(&event).and_then(|cell| cell.get()).cloned()
+    }
+
+    async fn start(&self, event: Uuid) -> Result<InventoryHandle, InventoryError> {
+        let record = self
+            .store
+            .get_event(event)
+            .await?
+            .ok_or(InventoryError::UnknownEvent)?;
+        let sales = self.store.load_sales(event).await?;
+        let mut inventory = Inventory::new(event, record.spec, record.paused);
+        inventory.restore(
+            sales
+                .orders
+                .into_iter()
+                .map(|s| (s.order, s.idempotency_key, s.request_hash)),
+        );
+        let (queue, jobs) = mpsc::channel(self.settings.commit_queue);
+        let actor = InventoryActor::new(
+            inventory,
+            queue,
+            self.clock.clone(),
+            self.settings.actor_inflight_limit + 16,
+        );
+        let addr = actor.start();
+        actix::spawn(committer::run(
+            self.store.clone(),
+            jobs,
+            addr.clone(),
+            self.settings.batch,
+        ));
+        tracing::info!(%event, "inventory actor started");
+        Ok(InventoryHandle {
+            addr,
+            inflight: Arc::new(AtomicUsize::new(0)),
+            limit: self.settings.actor_inflight_limit,
+        })
+    }
+}

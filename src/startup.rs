@@ -1,0 +1,172 @@
+//! Builds the whole application from settings: stores, room, registry, HTTP server.
+//!
+//! `Application::build` binds the listener before returning, so its address is known (tests
+//! bind port 0 and read the real port back) and the server runs when awaited.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer};
+use tracing_actix_web::TracingLogger;
+use uuid::Uuid;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Settings;
+use crate::domain::event::demo_event;
+use crate::inventory::committer::BatchSettings;
+use crate::inventory::{Registry, ShopSettings};
+use crate::room::line::Room;
+use crate::room::memory_store::MemoryLineStore;
+use crate::room::redis_store::RedisLineStore;
+use crate::room::token::TokenSigner;
+use crate::room::{LineError, LineStore};
+use crate::store::{self, EventRecord, OrderStore, StoreError};
+use crate::telemetry;
+use crate::web::{self, AppState};
+
+/// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+const SHUTDOWN_GRACE_SECS: u64 = 10;
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("line store: {0}")]
+    Line(#[from] LineError),
+    #[error("listening on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A built application, bound and ready to run.
+pub struct Application {
+    addr: SocketAddr,
+    server: Server,
+    state: actix_web::web::Data<AppState>,
+}
+
+impl Application {
+    /// Builds the application on the wall clock.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// Builds the application on a given clock (tests move time by hand).
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
+        let store =
+            store::connect(&settings.database_url, settings.database_max_connections).await?;
+        let line: Arc<dyn LineStore> = match &settings.redis_url {
+            Some(url) => Arc::new(RedisLineStore::new(url, &settings.redis_prefix)?),
+            None => Arc::new(MemoryLineStore::new()),
+        };
+        if settings.seed_demo {
+            seed_demo(store.as_ref(), clock.as_ref()).await?;
+        }
+        let registry = Arc::new(Registry::new(
+            store.clone(),
+            clock.clone(),
+            ShopSettings {
+                actor_inflight_limit: settings.actor_inflight_limit,
+                commit_queue: settings.commit_queue,
+                batch: BatchSettings {
+                    max_batch: settings.commit_max_batch.max(1),
+                    linger: settings.commit_linger,
+                    slowdown: settings.commit_slowdown,
+                },
+            },
+        ));
+        let signer = TokenSigner::new(&settings.secret_key);
+        let state = actix_web::web::Data::new(AppState {
+            room: Room::new(line, signer.clone(), clock.clone()),
+            store,
+            registry,
+            signer,
+            clock,
+            metrics: telemetry::metrics_handle(),
+            counters: Default::default(),
+            settings: settings.clone(),
+        });
+        let listener =
+            TcpListener::bind(settings.bind_addr).map_err(|source| StartupError::Bind {
+                addr: settings.bind_addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.bind_addr,
+            source,
+        })?;
+        let app_state = state.clone();
+        let static_dir = settings.static_dir.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .wrap(from_fn(telemetry::record_request))
+                .wrap(TracingLogger::default())
+                .configure(web::routes)
+                .service(web::pages::static_files(&static_dir))
+                .default_service(web::pages::default_page())
+        })
+        .shutdown_timeout(SHUTDOWN_GRACE_SECS);
+        if settings.workers > 0 {
+            server = server.workers(settings.workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Bind { addr, source })?
+            .run();
+        Ok(Application {
+            addr,
+            server,
+            state,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// The shared state (tests reach the stores through it).
+    pub fn state(&self) -> actix_web::web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until stopped (SIGTERM/SIGINT, or the handle).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Creates the demo event when the database has no events yet; returns its id if created.
+pub async fn seed_demo(
+    store: &dyn OrderStore,
+    clock: &dyn Clock,
+) -> Result<Option<Uuid>, StoreError> {
+    if !store.list_events().await?.is_empty() {
+        return Ok(None);
+    }
+    let now = clock.now();
+    let record = EventRecord {
+        id: Uuid::now_v7(),
+        spec: demo_event(now),
+        paused: false,
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_event(&record).await?;
+    tracing::info!(event = %record.id, "demo event created");
+    Ok(Some(record.id))
+}

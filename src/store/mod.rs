@@ -1,0 +1,182 @@
+//! Durable storage of events and orders: one trait, a Postgres and a SQLite implementation.
+//!
+//! The inventory actors decide who gets which item; this seam only makes their decisions
+//! durable and answers questions about them afterwards. Orders arrive in batches from the
+//! committer (group commit), and the database's unique indexes are the last line of defence
+//! for invariants 1 and 3 should two actors for one event ever run at once.
+
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::config::{database_kind, DatabaseKind};
+use crate::domain::event::EventSpec;
+use crate::domain::order::{NewOrder, Order};
+
+/// Name of the unique index that keeps an item in at most one live order.
+pub const ITEM_SOLD_ONCE: &str = "order_items_sold_once";
+/// Name of the unique constraint that makes an idempotency key one order.
+pub const IDEMPOTENCY_KEY: &str = "orders_idempotency_key";
+
+/// What went wrong talking to the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or timed out: the caller answers 503 and retries later.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A named unique constraint refused a write (see [`ITEM_SOLD_ONCE`], [`IDEMPOTENCY_KEY`]).
+    #[error("constraint {0} refused the write")]
+    Conflict(String),
+    /// A stored row cannot be read back (corrupt JSON, unknown status): a bug or tampering.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// Anything else the driver reports; logged, answered 500.
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// The one place driver errors become store errors: connection trouble is `Unavailable`,
+    /// a named unique violation is `Conflict`, and the rest is `Other`.
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                // SQLite names no constraint; its message lists the columns instead.
+                let name = db.constraint().map(str::to_string).unwrap_or_else(|| {
+                    if db.message().contains("order_items") {
+                        ITEM_SOLD_ONCE.to_string()
+                    } else if db.message().contains("idempotency_key") {
+                        IDEMPOTENCY_KEY.to_string()
+                    } else {
+                        db.message().to_string()
+                    }
+                });
+                StoreError::Conflict(name)
+            }
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_) => StoreError::Unavailable(e.to_string()),
+            // "database is locked" and friends: busy, not broken.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("5") => {
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Other(e.to_string()),
+        }
+    }
+}
+
+/// An event as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRecord {
+    pub id: Uuid,
+    pub spec: EventSpec,
+    pub paused: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub use crate::domain::order::CommitOutcome;
+
+/// What an actor needs to rebuild its event after a restart.
+#[derive(Clone, Debug, Default)]
+pub struct EventSales {
+    /// Every confirmed order, with its items.
+    pub orders: Vec<StoredOrder>,
+}
+
+/// An order with the data that makes it idempotent.
+#[derive(Clone, Debug)]
+pub struct StoredOrder {
+    pub order: Order,
+    pub idempotency_key: String,
+    pub request_hash: String,
+}
+
+/// Durable events and orders.
+#[async_trait]
+pub trait OrderStore: Send + Sync + 'static {
+    /// Checks the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Stores a new event.
+    async fn insert_event(&self, event: &EventRecord) -> Result<(), StoreError>;
+    /// Replaces an event's spec and pause flag.
+    async fn update_event(&self, event: &EventRecord) -> Result<(), StoreError>;
+    /// One event, or `None`.
+    async fn get_event(&self, id: Uuid) -> Result<Option<EventRecord>, StoreError>;
+    /// Every event, oldest first.
+    async fn list_events(&self) -> Result<Vec<EventRecord>, StoreError>;
+
+    /// Writes a batch of orders in one transaction, skipping orders whose idempotency key is
+    /// taken; if an item is already sold (two actors at once), falls back to one transaction per
+    /// order so only the offenders fail. Returns one outcome per order, in order.
+    async fn commit_orders(&self, orders: &[NewOrder]) -> Result<Vec<CommitOutcome>, StoreError>;
+    /// The confirmed orders of an event (actor rebuild).
+    async fn load_sales(&self, event_id: Uuid) -> Result<EventSales, StoreError>;
+    /// One order with its items.
+    async fn get_order(&self, order_id: Uuid) -> Result<Option<Order>, StoreError>;
+    /// Orders of an event with id greater than `after`, oldest first, at most `limit`.
+    async fn list_orders(
+        &self,
+        event_id: Uuid,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Order>, StoreError>;
+    /// Marks an order cancelled and frees its items. Returns the order as it now stands and
+    /// whether this call changed it (`false`: it was already cancelled), or `None` if unknown.
+    async fn cancel_order(
+        &self,
+        order_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<Option<(Order, bool)>, StoreError>;
+}
+
+/// Opens the database a URL names and brings its schema up to date.
+pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn OrderStore>, StoreError> {
+    match database_kind(url) {
+        Some(DatabaseKind::Postgres) => Ok(Arc::new(
+            postgres::PostgresStore::connect(url, max_connections).await?,
+        )),
+        Some(DatabaseKind::Sqlite) => Ok(Arc::new(
+            sqlite::SqliteStore::connect(url, max_connections).await?,
+        )),
+        None => Err(StoreError::Other(format!(
+            "unsupported database URL {url:?}"
+        ))),
+    }
+}
+
+/// Groups `(order, item)` rows, sorted by order, into orders.
+pub(crate) fn group_items(
+    rows: impl IntoIterator<Item = (Order, Option<crate::domain::order::Item>)>,
+) -> Vec<Order> {
+    let mut orders: Vec<Order> = Vec::new();
+    for (order, item) in rows {
+        match orders.last_mut() {
+            Some(last) if last.order_id == order.order_id => last.items.extend(item),
+            _ => {
+                let mut order = order;
+                order.items.extend(item);
+                orders.push(order);
+            }
+        }
+    }
+    orders
+}
+
+fn parse_spec(text: &str) -> Result<EventSpec, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("event spec: {e}")))
+}
+
+fn spec_json(spec: &EventSpec) -> String {
+    // EventSpec holds only strings, numbers and times: serializing cannot fail.
+    serde_json::to_string(spec).expect("event spec serializes")
+}

@@ -1,0 +1,372 @@
+//! The Postgres order store: the production backend.
+//!
+//! A batch of orders is two statements in one transaction, each inserting every row at once
+//! from client-side arrays (`unnest`), which is what makes group commit fast: one round trip
+//! and one fsync for hundreds of orders (ARCHITECTURE.md, Measured facts).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
+use uuid::Uuid;
+
+use super::{
+    group_items, parse_spec, spec_json, CommitOutcome, EventRecord, EventSales, OrderStore,
+    StoreError, StoredOrder, ITEM_SOLD_ONCE,
+};
+use crate::domain::order::{Item, NewOrder, Order, OrderStatus};
+
+/// How long a request waits for a pooled connection before the database counts as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Events and orders in Postgres.
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects and runs the migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|e: sqlx::Error| StoreError::Other(format!("DATABASE_URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Other(format!("migrations: {e}")))?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// The connection pool (benchmarks use it to run the naive design side by side).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+fn event_from_row(row: &PgRow) -> Result<EventRecord, StoreError> {
+    Ok(EventRecord {
+        id: row.try_get("id")?,
+        spec: parse_spec(row.try_get::<&str, _>("spec")?)?,
+        paused: row.try_get("paused")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// Reads one row of the orders ⟕ order_items join used by every order query.
+fn order_from_row(row: &PgRow) -> Result<(Order, Option<Item>), StoreError> {
+    let status: &str = row.try_get("status")?;
+    let order = Order {
+        order_id: row.try_get("id")?,
+        event_id: row.try_get("event_id")?,
+        items: Vec::new(),
+        total_cents: row.try_get("total_cents")?,
+        status: OrderStatus::parse(status)
+            .ok_or_else(|| StoreError::Corrupt(format!("order status {status:?}")))?,
+        name: row.try_get("name")?,
+        email: row.try_get("email")?,
+        created_at: row.try_get("created_at")?,
+        session: row.try_get("session")?,
+    };
+    let item = match row.try_get::<Option<String>, _>("item_id")? {
+        Some(id) => Some(Item {
+            id,
+            tier: row.try_get("tier")?,
+            price_cents: row.try_get("price_cents")?,
+        }),
+        None => None,
+    };
+    Ok((order, item))
+}
+
+const ORDER_COLUMNS: &str = "o.id, o.event_id, o.total_cents, o.status, o.name, o.email, \
+     o.created_at, o.session, i.item_id, i.tier, i.price_cents";
+
+fn orders_from_rows(rows: &[PgRow]) -> Result<Vec<Order>, StoreError> {
+    let rows = rows
+        .iter()
+        .map(order_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(group_items(rows))
+}
+
+/// Inserts orders and their items from arrays; returns the ids actually inserted (orders whose
+/// idempotency key was taken are skipped, and so are their items).
+async fn insert_orders(
+    tx: &mut Transaction<'_, Postgres>,
+    orders: &[NewOrder],
+) -> Result<HashSet<Uuid>, StoreError> {
+    let n = orders.len();
+    let (mut ids, mut events, mut keys, mut hashes) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut names, mut emails, mut totals, mut times, mut sessions) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut item_orders, mut item_events, mut item_ids, mut item_tiers, mut item_prices) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for new in orders {
+        let o = &new.order;
+        ids.push(o.order_id);
+        events.push(o.event_id);
+        keys.push(new.idempotency_key.as_str());
+        hashes.push(new.request_hash.as_str());
+        names.push(o.name.as_str());
+        emails.push(o.email.as_str());
+        totals.push(o.total_cents);
+        times.push(o.created_at);
+        sessions.push(o.session.as_str());
+        for item in &o.items {
+            item_orders.push(o.order_id);
+            item_events.push(o.event_id);
+            item_ids.push(item.id.as_str());
+            item_tiers.push(item.tier.as_str());
+            item_prices.push(item.price_cents);
+        }
+    }
+    let inserted: Vec<Uuid> = sqlx::query_scalar(
+        "INSERT INTO orders (id, event_id, idempotency_key, request_hash, name, email, \
+             total_cents, status, created_at, session) \
+         SELECT id, event_id, key, hash, name, email, total, 'confirmed', at, session \
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                     $7::int8[], $8::timestamptz[], $9::text[]) \
+              AS u(id, event_id, key, hash, name, email, total, at, session) \
+         ON CONFLICT (event_id, idempotency_key) DO NOTHING \
+         RETURNING id",
+    )
+    .bind(&ids)
+    .bind(&events)
+    .bind(&keys)
+    .bind(&hashes)
+    .bind(&names)
+    .bind(&emails)
+    .bind(&totals)
+    .bind(&times)
+    .bind(&sessions)
+    .fetch_all(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO order_items (order_id, event_id, item_id, tier, price_cents) \
+         SELECT order_id, event_id, item_id, tier, price_cents \
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int8[]) \
+              AS u(order_id, event_id, item_id, tier, price_cents) \
+         WHERE order_id = ANY($6::uuid[])",
+    )
+    .bind(&item_orders)
+    .bind(&item_events)
+    .bind(&item_ids)
+    .bind(&item_tiers)
+    .bind(&item_prices)
+    .bind(&inserted)
+    .execute(&mut **tx)
+    .await?;
+    Ok(inserted.into_iter().collect())
+}
+
+fn outcomes(orders: &[NewOrder], inserted: &HashSet<Uuid>) -> Vec<CommitOutcome> {
+    orders
+        .iter()
+        .map(|o| {
+            if inserted.contains(&o.order.order_id) {
+                CommitOutcome::Committed
+            } else {
+                CommitOutcome::KeyTaken
+            }
+        })
+        .collect()
+}
+
+#[async_trait]
+impl OrderStore for PostgresStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn insert_event(&self, event: &EventRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO events (id, spec, paused, created_at, updated_at) \
+             VALUES ($1, $2::jsonb, $3, $4, $5)",
+        )
+        .bind(event.id)
+        .bind(spec_json(&event.spec))
+        .bind(event.paused)
+        .bind(event.created_at)
+        .bind(event.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn update_event(&self, event: &EventRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE events SET spec = $2::jsonb, paused = $3, updated_at = $4 WHERE id = $1",
+        )
+        .bind(event.id)
+        .bind(spec_json(&event.spec))
+        .bind(event.paused)
+        .bind(event.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_event(&self, id: Uuid) -> Result<Option<EventRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, spec::text AS spec, paused, created_at, updated_at FROM events WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(event_from_row).transpose()
+    }
+
+    async fn list_events(&self) -> Result<Vec<EventRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, spec::text AS spec, paused, created_at, updated_at FROM events \
+             ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn commit_orders(&self, orders: &[NewOrder]) -> Result<Vec<CommitOutcome>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        match insert_orders(&mut tx, orders).await {
+            Ok(inserted) => {
+                tx.commit().await?;
+                return Ok(outcomes(orders, &inserted));
+            }
+            Err(StoreError::Conflict(name)) if name == ITEM_SOLD_ONCE => {
+                tx.rollback().await?;
+            }
+            Err(e) => return Err(e),
+        }
+        // Some item is already sold by another writer: find which orders, one at a time.
+        let mut result = Vec::with_capacity(orders.len());
+        for order in orders {
+            let mut tx = self.pool.begin().await?;
+            match insert_orders(&mut tx, std::slice::from_ref(order)).await {
+                Ok(inserted) => {
+                    tx.commit().await?;
+                    result.extend(outcomes(std::slice::from_ref(order), &inserted));
+                }
+                Err(StoreError::Conflict(name)) if name == ITEM_SOLD_ONCE => {
+                    tx.rollback().await?;
+                    result.push(CommitOutcome::ItemTaken);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(result)
+    }
+
+    async fn load_sales(&self, event_id: Uuid) -> Result<EventSales, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ORDER_COLUMNS}, o.idempotency_key, o.request_hash \
+             FROM orders o LEFT JOIN order_items i ON i.order_id = o.id \
+             WHERE o.event_id = $1 AND o.status = 'confirmed' ORDER BY o.id, i.item_id"
+        )))
+        .bind(event_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut keys = Vec::new();
+        for row in &rows {
+            let id: Uuid = row.try_get("id")?;
+            if keys.last().map(|(last, _, _)| *last) != Some(id) {
+                keys.push((
+                    id,
+                    row.try_get::<String, _>("idempotency_key")?,
+                    row.try_get::<String, _>("request_hash")?,
+                ));
+            }
+        }
+        let orders = orders_from_rows(&rows)?;
+        Ok(EventSales {
+            orders: orders
+                .into_iter()
+                .zip(keys)
+                .map(|(order, (_, idempotency_key, request_hash))| StoredOrder {
+                    order,
+                    idempotency_key,
+                    request_hash,
+                })
+                .collect(),
+        })
+    }
+
+    async fn get_order(&self, order_id: Uuid) -> Result<Option<Order>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ORDER_COLUMNS} FROM orders o LEFT JOIN order_items i ON i.order_id = o.id \
+             WHERE o.id = $1 ORDER BY i.item_id"
+        )))
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(orders_from_rows(&rows)?.into_iter().next())
+    }
+
+    async fn list_orders(
+        &self,
+        event_id: Uuid,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Order>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "WITH page AS (SELECT * FROM orders WHERE event_id = $1 AND id > $2 \
+                           ORDER BY id LIMIT $3) \
+             SELECT {ORDER_COLUMNS} FROM page o LEFT JOIN order_items i ON i.order_id = o.id \
+             ORDER BY o.id, i.item_id"
+        )))
+        .bind(event_id)
+        .bind(after.unwrap_or(Uuid::nil()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        orders_from_rows(&rows)
+    }
+
+    async fn cancel_order(
+        &self,
+        order_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<Option<(Order, bool)>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE orders SET status = 'cancelled', cancelled_at = $2 \
+             WHERE id = $1 AND status = 'confirmed'",
+        )
+        .bind(order_id)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if changed {
+            sqlx::query("UPDATE order_items SET cancelled = TRUE WHERE order_id = $1")
+                .bind(order_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(self.get_order(order_id).await?.map(|o| (o, changed)))
+    }
+}

@@ -1,0 +1,326 @@
+//! The SQLite order store: the embedded default, one file, no server.
+//!
+//! SQLite has one writer at a time, so group commit matters even more here: a batch is one
+//! transaction and one fsync. Each order in a batch gets a savepoint, so an item already sold by
+//! another writer fails only its own order. WAL mode with `synchronous = FULL` keeps a
+//! committed order on disk across a power cut (invariant 2).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Acquire, AssertSqlSafe, Row, Sqlite, Transaction};
+use uuid::Uuid;
+
+use super::{
+    group_items, parse_spec, spec_json, CommitOutcome, EventRecord, EventSales, OrderStore,
+    StoreError, StoredOrder, ITEM_SOLD_ONCE,
+};
+use crate::domain::order::{Item, NewOrder, Order, OrderStatus};
+
+/// How long a writer waits for SQLite's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request waits for a pooled connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Events and orders in a SQLite file.
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the file and runs the migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(format!("DATABASE_URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        if let Some(dir) = options.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Other(format!("creating {}: {e}", dir.display())))?;
+            }
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.clamp(1, 8))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Other(format!("migrations: {e}")))?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+fn uuid_column(row: &SqliteRow, column: &str) -> Result<Uuid, StoreError> {
+    let text: &str = row.try_get(column)?;
+    Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(format!("{column} {text:?}: {e}")))
+}
+
+fn event_from_row(row: &SqliteRow) -> Result<EventRecord, StoreError> {
+    Ok(EventRecord {
+        id: uuid_column(row, "id")?,
+        spec: parse_spec(row.try_get::<&str, _>("spec")?)?,
+        paused: row.try_get("paused")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn order_from_row(row: &SqliteRow) -> Result<(Order, Option<Item>), StoreError> {
+    let status: &str = row.try_get("status")?;
+    let order = Order {
+        order_id: uuid_column(row, "id")?,
+        event_id: uuid_column(row, "event_id")?,
+        items: Vec::new(),
+        total_cents: row.try_get("total_cents")?,
+        status: OrderStatus::parse(status)
+            .ok_or_else(|| StoreError::Corrupt(format!("order status {status:?}")))?,
+        name: row.try_get("name")?,
+        email: row.try_get("email")?,
+        created_at: row.try_get("created_at")?,
+        session: row.try_get("session")?,
+    };
+    let item = match row.try_get::<Option<String>, _>("item_id")? {
+        Some(id) => Some(Item {
+            id,
+            tier: row.try_get("tier")?,
+            price_cents: row.try_get("price_cents")?,
+        }),
+        None => None,
+    };
+    Ok((order, item))
+}
+
+const ORDER_COLUMNS: &str = "o.id, o.event_id, o.total_cents, o.status, o.name, o.email, \
+     o.created_at, o.session, i.item_id, i.tier, i.price_cents";
+
+fn orders_from_rows(rows: &[SqliteRow]) -> Result<Vec<Order>, StoreError> {
+    let rows = rows
+        .iter()
+        .map(order_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(group_items(rows))
+}
+
+/// Inserts one order and its items; `KeyTaken` when its idempotency key is already used.
+async fn insert_order(
+    tx: &mut Transaction<'_, Sqlite>,
+    new: &NewOrder,
+) -> Result<CommitOutcome, StoreError> {
+    let o = &new.order;
+    let id = o.order_id.to_string();
+    let event_id = o.event_id.to_string();
+    let inserted = sqlx::query(
+        "INSERT INTO orders (id, event_id, idempotency_key, request_hash, name, email, \
+             total_cents, status, created_at, session) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'confirmed', ?, ?) \
+         ON CONFLICT (event_id, idempotency_key) DO NOTHING",
+    )
+    .bind(&id)
+    .bind(&event_id)
+    .bind(&new.idempotency_key)
+    .bind(&new.request_hash)
+    .bind(&o.name)
+    .bind(&o.email)
+    .bind(o.total_cents)
+    .bind(o.created_at)
+    .bind(&o.session)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(CommitOutcome::KeyTaken);
+    }
+    for item in &o.items {
+        sqlx::query(
+            "INSERT INTO order_items (order_id, event_id, item_id, tier, price_cents) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(&event_id)
+        .bind(&item.id)
+        .bind(&item.tier)
+        .bind(item.price_cents)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(CommitOutcome::Committed)
+}
+
+#[async_trait]
+impl OrderStore for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn insert_event(&self, event: &EventRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO events (id, spec, paused, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(event.id.to_string())
+        .bind(spec_json(&event.spec))
+        .bind(event.paused)
+        .bind(event.created_at)
+        .bind(event.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn update_event(&self, event: &EventRecord) -> Result<(), StoreError> {
+        sqlx::query("UPDATE events SET spec = ?, paused = ?, updated_at = ? WHERE id = ?")
+            .bind(spec_json(&event.spec))
+            .bind(event.paused)
+            .bind(event.updated_at)
+            .bind(event.id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn get_event(&self, id: Uuid) -> Result<Option<EventRecord>, StoreError> {
+        let row =
+            sqlx::query("SELECT id, spec, paused, created_at, updated_at FROM events WHERE id = ?")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.as_ref().map(event_from_row).transpose()
+    }
+
+    async fn list_events(&self) -> Result<Vec<EventRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, spec, paused, created_at, updated_at FROM events ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn commit_orders(&self, orders: &[NewOrder]) -> Result<Vec<CommitOutcome>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut result = Vec::with_capacity(orders.len());
+        for order in orders {
+            // A savepoint per order: an item sold by another writer fails only this order.
+            let mut savepoint = tx.begin().await?;
+            match insert_order(&mut savepoint, order).await {
+                Ok(outcome) => {
+                    savepoint.commit().await?;
+                    result.push(outcome);
+                }
+                Err(StoreError::Conflict(name)) if name == ITEM_SOLD_ONCE => {
+                    savepoint.rollback().await?;
+                    result.push(CommitOutcome::ItemTaken);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    async fn load_sales(&self, event_id: Uuid) -> Result<EventSales, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ORDER_COLUMNS}, o.idempotency_key, o.request_hash \
+             FROM orders o LEFT JOIN order_items i ON i.order_id = o.id \
+             WHERE o.event_id = ? AND o.status = 'confirmed' ORDER BY o.id, i.item_id"
+        )))
+        .bind(event_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut keys: Vec<(String, String, String)> = Vec::new();
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            if keys.last().map(|(last, _, _)| last.as_str()) != Some(id.as_str()) {
+                keys.push((
+                    id,
+                    row.try_get("idempotency_key")?,
+                    row.try_get("request_hash")?,
+                ));
+            }
+        }
+        let orders = orders_from_rows(&rows)?;
+        Ok(EventSales {
+            orders: orders
+                .into_iter()
+                .zip(keys)
+                .map(|(order, (_, idempotency_key, request_hash))| StoredOrder {
+                    order,
+                    idempotency_key,
+                    request_hash,
+                })
+                .collect(),
+        })
+    }
+
+    async fn get_order(&self, order_id: Uuid) -> Result<Option<Order>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ORDER_COLUMNS} FROM orders o LEFT JOIN order_items i ON i.order_id = o.id \
+             WHERE o.id = ? ORDER BY i.item_id"
+        )))
+        .bind(order_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(orders_from_rows(&rows)?.into_iter().next())
+    }
+
+    async fn list_orders(
+        &self,
+        event_id: Uuid,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Order>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "WITH page AS (SELECT * FROM orders WHERE event_id = ? AND id > ? \
+                           ORDER BY id LIMIT ?) \
+             SELECT {ORDER_COLUMNS} FROM page o LEFT JOIN order_items i ON i.order_id = o.id \
+             ORDER BY o.id, i.item_id"
+        )))
+        .bind(event_id.to_string())
+        .bind(after.unwrap_or(Uuid::nil()).to_string())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        orders_from_rows(&rows)
+    }
+
+    async fn cancel_order(
+        &self,
+        order_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<Option<(Order, bool)>, StoreError> {
+        let id = order_id.to_string();
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE orders SET status = 'cancelled', cancelled_at = ? \
+             WHERE id = ? AND status = 'confirmed'",
+        )
+        .bind(at)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if changed {
+            sqlx::query("UPDATE order_items SET cancelled = 1 WHERE order_id = ?")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(self.get_order(order_id).await?.map(|o| (o, changed)))
+    }
+}

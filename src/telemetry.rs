@@ -1,0 +1,105 @@
+//! Logs and metrics: the tracing subscriber, the Prometheus recorder, and the HTTP middleware
+//! that counts and times every request by route pattern and status.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Latency buckets in seconds: fine below 10 ms where status polls live, coarse above.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+/// How often the recorder drains its histogram buffers.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Installs the log subscriber once (reads `RUST_LOG`, default `info`).
+pub fn init_logs(default_filter: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    // A second call (several test apps in one process) finds a subscriber installed: fine.
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+/// The process-wide Prometheus recorder, installed on first use. Several apps in one process
+/// (tests) share it, as they share the process.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                // The buckets are a non-empty constant: this cannot fail.
+                .expect("latency buckets are valid")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Only fails if another recorder is installed, which only this function does.
+            let _ = metrics::set_global_recorder(recorder);
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || loop {
+                    std::thread::sleep(UPKEEP_INTERVAL);
+                    upkeep.run_upkeep();
+                })
+                .ok();
+            describe_metrics();
+            handle
+        })
+        .clone()
+}
+
+fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        "http_requests_total",
+        "HTTP requests by route, method and status"
+    );
+    describe_histogram!(
+        "http_request_duration_seconds",
+        Unit::Seconds,
+        "HTTP request latency by route, method and status"
+    );
+    describe_counter!("holds_total", "Holds by outcome");
+    describe_counter!("orders_total", "Orders by outcome");
+    describe_histogram!("order_batch_size", "Orders per group commit");
+    describe_histogram!(
+        "order_commit_duration_seconds",
+        Unit::Seconds,
+        "Time of one group commit transaction"
+    );
+    describe_gauge!("inventory_actors", "Inventory actors running on this node");
+    describe_counter!(
+        "requests_rejected_total",
+        "Requests refused at the edge or the shop, by reason"
+    );
+}
+
+/// Middleware: counts and times each request under its route pattern (`/api/v1/events/{id}`,
+/// never the raw path, so label cardinality stays bounded).
+pub async fn record_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let method = req.method().as_str().to_owned();
+    let response = next.call(req).await;
+    let status = match &response {
+        Ok(r) => r.status().as_u16(),
+        Err(e) => e.as_response_error().status_code().as_u16(),
+    };
+    let labels = [
+        ("route", route),
+        ("method", method),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,97 @@
+//! The organizer's live numbers for one event, and the per-event refusal counters behind them.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::inventory;
+use crate::inventory::actor::GetSnapshot;
+use crate::web::auth::Organizer;
+use crate::web::error::ApiError;
+use crate::web::State;
+
+/// Refusals counted per event, for the stats endpoint (the same counts go to `/metrics`
+/// without the event label, to keep its cardinality bounded).
+#[derive(Default)]
+pub struct EventCounters {
+    counts: Mutex<HashMap<Uuid, Refusals>>,
+}
+
+/// Requests refused for one event.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Refusals {
+    pub rate_limited: u64,
+    pub not_admitted: u64,
+}
+
+impl EventCounters {
+    fn bump(&self, event: Uuid, f: impl FnOnce(&mut Refusals)) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        f(counts.entry(event).or_default());
+    }
+
+    /// Counts a shop call refused for want of a valid admission.
+    pub fn not_admitted(&self, event: Uuid) {
+        metrics::counter!("requests_rejected_total", "reason" => "not_admitted").increment(1);
+        self.bump(event, |r| r.not_admitted += 1);
+    }
+
+    /// Counts a request refused by a rate limit.
+    pub fn rate_limited(&self, event: Uuid) {
+        metrics::counter!("requests_rejected_total", "reason" => "rate_limited").increment(1);
+        self.bump(event, |r| r.rate_limited += 1);
+    }
+
+    /// The counts of one event.
+    pub fn get(&self, event: Uuid) -> Refusals {
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        counts.get(&event).copied().unwrap_or_default()
+    }
+}
+
+#[derive(Serialize)]
+struct Stats {
+    waiting: u64,
+    admitted_total: u64,
+    active_shoppers: u64,
+    admission_rate_per_minute: f64,
+    sold: u64,
+    held: u64,
+    available: u64,
+    orders: u64,
+    revenue_cents: i64,
+    open_holds: usize,
+    rejected_rate_limited: u64,
+    rejected_not_admitted: u64,
+    state: &'static str,
+}
+
+/// `GET /api/v1/events/{id}/stats`
+pub async fn stats(
+    _: Organizer,
+    state: State,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let event = path.into_inner();
+    let snap = inventory(&state, event).await?.ask(GetSnapshot).await?;
+    let line = state.room.stats(event).await?;
+    let refusals = state.counters.get(event);
+    Ok(HttpResponse::Ok().json(Stats {
+        waiting: line.waiting,
+        admitted_total: line.admitted_total,
+        active_shoppers: line.active_shoppers,
+        admission_rate_per_minute: line.admission_rate_per_minute,
+        sold: snap.totals.sold,
+        held: snap.totals.held,
+        available: snap.totals.available,
+        orders: snap.totals.orders,
+        revenue_cents: snap.totals.revenue_cents,
+        open_holds: snap.open_holds,
+        rejected_rate_limited: refusals.rate_limited,
+        rejected_not_admitted: refusals.not_admitted,
+        state: snap.state.as_str(),
+    }))
+}

@@ -1,0 +1,244 @@
+//! HTML pages (askama templates in `templates/`, assets in `static/`).
+
+use actix_files::Files;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use uuid::Uuid;
+
+use super::api::events::{view, EventView};
+use super::error::ApiError;
+use super::State;
+
+/// Renders a template into a response, or a plain 500 if rendering fails (logged).
+pub fn render(status: StatusCode, template: &impl Template) -> HttpResponse {
+    match template.render() {
+        Ok(html) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(html),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            HttpResponse::InternalServerError()
+                .content_type("text/plain; charset=utf-8")
+                .body("internal error")
+        }
+    }
+}
+
+/// Formats cents as a price (`$129.00`).
+pub fn money(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let cents = cents.unsigned_abs();
+    format!("{sign}${}.{:02}", cents / 100, cents % 100)
+}
+
+fn state_label(state: &str) -> &'static str {
+    match state {
+        "scheduled" => "On sale soon",
+        "on_sale" => "On sale",
+        "paused" => "Paused",
+        "sold_out" => "Sold out",
+        _ => "Sale closed",
+    }
+}
+
+/// The error page, in the site's style.
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub title: String,
+    pub message: String,
+    pub back_href: String,
+    pub back_label: String,
+}
+
+/// Turns an API error into the matching HTML page.
+pub fn error_page(err: &ApiError) -> HttpResponse {
+    use actix_web::ResponseError;
+    let (title, message) = match err {
+        ApiError::NotFound(what) => (
+            format!("{} not found", capitalize(what)),
+            "It may have been removed, or the link is mistyped.".to_string(),
+        ),
+        ApiError::Backend(_) | ApiError::Busy(..) => (
+            "Busy right now".into(),
+            "We could not complete that just now. Nothing was changed; please retry in a moment."
+                .into(),
+        ),
+        other => ("Something went wrong".into(), other.public_message()),
+    };
+    let mut response = render(
+        err.status_code(),
+        &ErrorPage {
+            title,
+            message,
+            back_href: "/".into(),
+            back_label: "Back to events".into(),
+        },
+    );
+    if let Some(secs) = err.retry_after() {
+        if let Ok(value) = secs.to_string().parse() {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, value);
+        }
+    }
+    response
+}
+
+fn capitalize(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
+        .unwrap_or_default()
+}
+
+struct EventCard {
+    id: Uuid,
+    name: String,
+    venue: String,
+    starts_at: String,
+    state: &'static str,
+    state_label: &'static str,
+    from_price: String,
+}
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexPage {
+    events: Vec<EventCard>,
+}
+
+async fn index(state: State) -> HttpResponse {
+    let records = match state.store.list_events().await {
+        Ok(r) => r,
+        Err(e) => return error_page(&e.into()),
+    };
+    let mut events = Vec::new();
+    for record in records {
+        let view = match view(&state, record.id).await {
+            Ok(v) => v,
+            Err(e) => return error_page(&e),
+        };
+        events.push(EventCard {
+            id: view.id,
+            from_price: money(view.tiers.iter().map(|t| t.price_cents).min().unwrap_or(0)),
+            name: view.name,
+            venue: view.venue,
+            starts_at: view.starts_at.format("%a %-d %b %Y, %H:%M UTC").to_string(),
+            state: view.state,
+            state_label: state_label(view.state),
+        });
+    }
+    render(StatusCode::OK, &IndexPage { events })
+}
+
+struct TierRow {
+    name: String,
+    price: String,
+    available: u32,
+    capacity: u32,
+    seated: bool,
+}
+
+#[derive(Template)]
+#[template(path = "event.html")]
+struct EventPage {
+    id: Uuid,
+    name: String,
+    venue: String,
+    starts_at: String,
+    opens_at: Option<String>,
+    state: &'static str,
+    state_label: &'static str,
+    joinable: bool,
+    tiers: Vec<TierRow>,
+}
+
+impl From<EventView> for EventPage {
+    fn from(v: EventView) -> Self {
+        EventPage {
+            id: v.id,
+            starts_at: v.starts_at.format("%a %-d %b %Y, %H:%M UTC").to_string(),
+            opens_at: v
+                .sale_opens_at
+                .map(|t| t.format("%a %-d %b %Y, %H:%M UTC").to_string()),
+            joinable: matches!(v.state, "on_sale" | "scheduled"),
+            state: v.state,
+            state_label: state_label(v.state),
+            tiers: v
+                .tiers
+                .into_iter()
+                .map(|t| TierRow {
+                    name: t.name,
+                    price: money(t.price_cents),
+                    available: t.available,
+                    capacity: t.capacity,
+                    seated: t.seated,
+                })
+                .collect(),
+            name: v.name,
+            venue: v.venue,
+        }
+    }
+}
+
+async fn event(state: State, path: web::Path<Uuid>) -> HttpResponse {
+    match view(&state, path.into_inner()).await {
+        Ok(v) => render(StatusCode::OK, &EventPage::from(v)),
+        Err(e) => error_page(&e),
+    }
+}
+
+async fn not_found() -> HttpResponse {
+    error_page(&ApiError::NotFound("page"))
+}
+
+/// Registers the page routes and static assets.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(index))
+        .route("/events/{id}", web::get().to(event));
+}
+
+/// Static assets under `/static`, from the configured directory.
+pub fn static_files(dir: &std::path::Path) -> Files {
+    Files::new("/static", dir)
+        .use_etag(true)
+        .use_last_modified(true)
+}
+
+/// The fallback for unknown paths outside `/api`.
+pub fn default_page() -> actix_web::Route {
+    web::to(not_found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_formats_cents() {
+        assert_eq!(money(12900), "$129.00");
+        assert_eq!(money(5), "$0.05");
+        assert_eq!(money(-150), "-$1.50");
+    }
+
+    #[test]
+    fn names_are_escaped() {
+        let page = EventPage {
+            id: Uuid::nil(),
+            name: "<script>alert(1)</script>".into(),
+            venue: "V & V".into(),
+            starts_at: "soon".into(),
+            opens_at: None,
+            state: "on_sale",
+            state_label: "On sale",
+            joinable: true,
+            tiers: vec![],
+        };
+        let html = page.render().unwrap();
+        assert!(!html.contains("<script>alert"));
+        assert!(html.contains("&lt;script&gt;"));
+    }
+}
