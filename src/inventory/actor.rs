@@ -75,10 +75,17 @@ impl InventoryActor {
         }
     }
 
+    /// Answers every request waiting on `key`: the first (the one that started the commit)
+    /// with `reply`, the others (retries that arrived meanwhile) as replays.
     fn answer(&mut self, key: &str, reply: OrderReply) {
-        for waiter in self.waiters.remove(key).unwrap_or_default() {
+        let waiters = self.waiters.remove(key).unwrap_or_default();
+        for (i, waiter) in waiters.into_iter().enumerate() {
+            let reply = match &reply {
+                Ok((order, created)) => Ok((order.clone(), *created && i == 0)),
+                Err(e) => Err(e.clone()),
+            };
             // A waiter that went away (client hung up) needs no answer.
-            let _ = waiter.send(reply.clone());
+            let _ = waiter.send(reply);
         }
     }
 }

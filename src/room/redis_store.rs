@@ -29,6 +29,8 @@ pub struct RedisLineStore {
     /// The shared multiplexed connection; `None` after a failure until the next request
     /// reconnects.
     conn: RwLock<Option<MultiplexedConnection>>,
+    /// Held while reconnecting, so a burst of requests opens one connection, not hundreds.
+    reconnect: tokio::sync::Mutex<()>,
 }
 
 impl RedisLineStore {
@@ -49,6 +51,7 @@ impl RedisLineStore {
             pool,
             prefix: prefix.to_string(),
             conn: RwLock::new(None),
+            reconnect: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -57,15 +60,22 @@ impl RedisLineStore {
         format!("{}:{{{event}}}:{name}", self.prefix)
     }
 
+    fn shared(&self) -> Option<MultiplexedConnection> {
+        self.conn.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     async fn connection(&self) -> Result<MultiplexedConnection, LineError> {
-        if let Some(conn) = self.conn.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            return Ok(conn.clone());
+        if let Some(conn) = self.shared() {
+            return Ok(conn);
         }
-        let fresh = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| LineError::Unavailable(e.to_string()))?;
+        let _single_flight = self.reconnect.lock().await;
+        if let Some(conn) = self.shared() {
+            return Ok(conn);
+        }
+        let fresh = self.pool.get().await.map_err(|e| {
+            tracing::warn!(error = %e, "cannot connect to redis");
+            LineError::Unavailable(e.to_string())
+        })?;
         let conn = deadpool_redis::Connection::take(fresh);
         *self.conn.write().unwrap_or_else(|p| p.into_inner()) = Some(conn.clone());
         Ok(conn)
@@ -95,6 +105,7 @@ impl RedisLineStore {
         match tokio::time::timeout(COMMAND_TIMEOUT, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => {
+                tracing::warn!(error = %e, "redis command failed");
                 if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() {
                     self.forget_connection();
                 }

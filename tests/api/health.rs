@@ -1,0 +1,107 @@
+use crate::helpers::*;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+#[actix_web::test]
+async fn healthz_and_readyz_answer_ok_on_live_backends() {
+    let app = TestApp::spawn().await;
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["database"], "ok");
+    assert_eq!(body["line"], "ok");
+    let expected = match backend() {
+        Backend::Real => "redis",
+        Backend::Embedded => "in-process",
+    };
+    assert_eq!(body["line_backend"], expected);
+}
+
+#[actix_web::test]
+async fn metrics_are_prometheus_text_with_routes_and_statuses() {
+    let app = TestApp::spawn().await;
+    app.client.get(app.url("/healthz")).send().await.unwrap();
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains("# TYPE http_requests_total counter"),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="/healthz""#));
+    assert!(text.contains("http_request_duration_seconds_bucket"));
+}
+
+#[actix_web::test]
+async fn unknown_api_routes_answer_json_404_and_pages_answer_html() {
+    let app = TestApp::spawn().await;
+    let api = app
+        .client
+        .get(app.url("/api/v1/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(api, StatusCode::NOT_FOUND, "not_found").await;
+    let page = app.client.get(app.url("/nothing")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(page
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+}
+
+#[actix_web::test]
+async fn the_home_page_lists_events_and_the_event_page_shows_tiers() {
+    let app = TestApp::spawn().await;
+    let id = app.event(&event_spec(2, 5, 10)).await;
+    let home = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK);
+    assert!(home.text().await.unwrap().contains("Test Night"));
+    let page = app
+        .client
+        .get(app.url(&format!("/events/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Test Hall") && html.contains("Floor") && html.contains("$50.00"));
+}
+
+#[actix_web::test]
+async fn embedded_startup_seeds_one_demo_event_once() {
+    let data = TestData::fresh().await;
+    let first = TestApp::spawn_on(data.clone(), &[("SEED_DEMO", "true")]).await;
+    let events: Value = first
+        .client
+        .get(first.url("/api/v1/events"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(events["events"].as_array().unwrap().len(), 1);
+    assert_eq!(events["events"][0]["state"], "on_sale");
+    first.stop().await;
+    let second = TestApp::spawn_on(data, &[("SEED_DEMO", "true")]).await;
+    let events: Value = second
+        .client
+        .get(second.url("/api/v1/events"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        events["events"].as_array().unwrap().len(),
+        1,
+        "seeded twice"
+    );
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests of the HTTP API against a real app on real backends (see helpers.rs).
+
+mod helpers;
+mod proxy;
+
+mod concurrency;
+mod events;
+mod health;
+mod orders;
+mod outages;
+mod shop;

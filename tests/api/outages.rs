@@ -1,0 +1,118 @@
+//! Backends going away: readiness says so within a second, and requests answer 503 with
+//! Retry-After instead of hanging or answering 500.
+
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+use crate::proxy::{url_addr, with_addr, CutProxy};
+use reqwest::StatusCode;
+
+async fn readyz(app: &TestApp) -> (StatusCode, Duration) {
+    let started = Instant::now();
+    let status = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    (status, started.elapsed())
+}
+
+#[actix_web::test]
+async fn a_stopped_database_makes_readyz_and_writes_503_within_a_second() {
+    if backend() != Backend::Real {
+        return; // an embedded SQLite file has no server to stop
+    }
+    let data = TestData::fresh().await;
+    let proxy = CutProxy::start(url_addr(&data.database_url)).await;
+    let mut proxied = data.clone();
+    proxied.database_url = with_addr(&data.database_url, proxy.addr);
+    let app = TestApp::spawn_on(proxied, &[]).await;
+    assert_eq!(readyz(&app).await.0, StatusCode::OK);
+    let event = app.event(&event_spec(2, 5, 10)).await;
+    let admission = app.admitted_fan(&event).await;
+    let hold: serde_json::Value = app
+        .hold_seats(&event, &admission, &["A-1-1"])
+        .await
+        .json()
+        .await
+        .unwrap();
+    proxy.cut();
+    let (status, took) = readyz(&app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(took < Duration::from_secs(1), "readyz took {took:?}");
+    // The order cannot be committed: 503 with Retry-After, and the hold stays the fan's.
+    let order = app
+        .place_order(
+            &event,
+            &admission,
+            hold["hold_id"].as_str().unwrap(),
+            "k-outage",
+            "Ada",
+        )
+        .await;
+    assert!(order.headers().contains_key("retry-after"));
+    assert_error(
+        order,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable_backend",
+    )
+    .await;
+    let seats: serde_json::Value = app
+        .client
+        .get(app.url(&format!("/api/v1/events/{event}/seats")))
+        .bearer_auth(&admission)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seats["seats"][0]["id"], "A-1-1");
+    assert_eq!(seats["seats"][0]["status"], "held");
+    let cancel = app
+        .organizer_post(
+            &format!("/api/v1/orders/{}/cancel", uuid::Uuid::nil()),
+            None,
+        )
+        .await;
+    assert!(cancel.headers().contains_key("retry-after"));
+    assert_error(
+        cancel,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable_backend",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn a_stopped_redis_makes_readyz_and_joins_503_within_a_second() {
+    if backend() != Backend::Real {
+        return; // the in-process line cannot go down
+    }
+    let data = TestData::fresh().await;
+    let redis_url = data.redis_url.clone().unwrap();
+    let proxy = CutProxy::start(url_addr(&redis_url)).await;
+    let mut proxied = data.clone();
+    proxied.redis_url = Some(with_addr(&redis_url, proxy.addr));
+    let app = TestApp::spawn_on(proxied, &[]).await;
+    let event = app.event(&event_spec(2, 5, 10)).await;
+    assert_eq!(readyz(&app).await.0, StatusCode::OK);
+    app.join_queue(&event).await;
+    proxy.cut();
+    let (status, took) = readyz(&app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(took < Duration::from_secs(1), "readyz took {took:?}");
+    let started = Instant::now();
+    let join = app
+        .client
+        .post(app.url(&format!("/api/v1/events/{event}/queue")))
+        .send()
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(join.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(join.headers().contains_key("retry-after"));
+    assert_error(join, StatusCode::SERVICE_UNAVAILABLE, "unavailable_backend").await;
+}
