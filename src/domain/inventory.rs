@@ -758,6 +758,7 @@ impl Inventory {
             }
             self.confirmed_orders -= 1;
             self.revenue_cents -= order.total_cents;
+            self.uncount_session(&order.session, order.items.len());
         }
         self.orders.insert(order_id, Arc::new(cancelled));
         true
@@ -921,5 +922,305 @@ impl Inventory {
             Slot::Held(_) => "held",
             Slot::Sold(_) => "sold",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Random sequences of hold / release / expire / order / cancel against a simple model: a
+    //! map from item id to its state, changed only by the operations the inventory accepted.
+
+    use super::*;
+    use crate::domain::event::{AdmissionSettings, GaTier, SeatingBlock};
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    const SEATS: [&str; 6] = ["A-1-1", "A-1-2", "A-1-3", "A-2-1", "A-2-2", "A-2-3"];
+    const GA: u32 = 4;
+    const MAX: u32 = 4;
+
+    fn spec() -> EventSpec {
+        EventSpec {
+            name: "Model".into(),
+            venue: "Hall".into(),
+            starts_at: DateTime::<Utc>::MAX_UTC,
+            sale_opens_at: None,
+            max_per_order: MAX,
+            hold_ttl_secs: 60,
+            admission: AdmissionSettings::default(),
+            pow_difficulty_bits: 0,
+            tiers: vec![GaTier {
+                id: "floor".into(),
+                name: "Floor".into(),
+                price_cents: 100,
+                capacity: GA,
+            }],
+            seating: vec![SeatingBlock {
+                section: "A".into(),
+                rows: 2,
+                seats_per_row: 3,
+                tier: "lower".into(),
+                price_cents: 250,
+            }],
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        HoldSeats(usize, Vec<usize>),
+        HoldGa(usize, i64),
+        Release(usize, usize),
+        Wait(i64),
+        Order(usize, bool),
+        Cancel(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..3usize, prop::collection::vec(0..SEATS.len(), 0..5)).prop_map(|(s, v)| Op::HoldSeats(s, v)),
+            (0..3usize, -1..6i64).prop_map(|(s, q)| Op::HoldGa(s, q)),
+            (0..3usize, 0..8usize).prop_map(|(s, h)| Op::Release(s, h)),
+            (1..90i64).prop_map(Op::Wait),
+            (0..8usize, any::<bool>()).prop_map(|(h, ok)| Op::Order(h, ok)),
+            (0..8usize).prop_map(Op::Cancel),
+        ]
+    }
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Model {
+        Free,
+        Held(Uuid),
+        Sold(Uuid),
+    }
+
+    fn status(m: Model) -> &'static str {
+        match m {
+            Model::Free => "free",
+            Model::Held(_) => "held",
+            Model::Sold(_) => "sold",
+        }
+    }
+
+    struct World {
+        inv: Inventory,
+        model: HashMap<String, Model>,
+        holds: Vec<(Uuid, usize, DateTime<Utc>)>,
+        orders: Vec<Order>,
+        now: DateTime<Utc>,
+        keys: usize,
+    }
+
+    impl World {
+        fn new() -> World {
+            let mut model: HashMap<String, Model> =
+                SEATS.iter().map(|s| (s.to_string(), Model::Free)).collect();
+            for n in 1..=GA {
+                model.insert(format!("floor#{n}"), Model::Free);
+            }
+            World {
+                inv: Inventory::new(Uuid::nil(), spec(), false),
+                model,
+                holds: Vec::new(),
+                orders: Vec::new(),
+                now: Utc::now(),
+                keys: 0,
+            }
+        }
+
+        fn session_count(&self, session: usize) -> usize {
+            let held = self
+                .holds
+                .iter()
+                .filter(|(_, s, _)| *s == session)
+                .map(|(id, _, _)| self.model.values().filter(|m| **m == Model::Held(*id)).count())
+                .sum::<usize>();
+            let bought = self
+                .orders
+                .iter()
+                .filter(|o| o.session == session.to_string() && o.status == OrderStatus::Confirmed)
+                .map(|o| o.items.len())
+                .sum::<usize>();
+            held + bought
+        }
+
+        fn accept_hold(&mut self, session: usize, result: Result<HoldView, ShopError>) {
+            if let Ok(view) = result {
+                for item in &view.items {
+                    assert_eq!(self.model[&item.id], Model::Free, "{} handed out twice", item.id);
+                    self.model.insert(item.id.clone(), Model::Held(view.hold_id));
+                }
+                self.holds.push((view.hold_id, session, view.expires_at));
+            }
+        }
+
+        fn apply(&mut self, op: Op) {
+            match op {
+                Op::HoldSeats(session, picks) => {
+                    let ids: Vec<String> = picks.iter().map(|&i| SEATS[i].to_string()).collect();
+                    let mut unique = ids.clone();
+                    unique.sort();
+                    unique.dedup();
+                    let all_free = ids.iter().all(|id| self.model[id] == Model::Free);
+                    let fits = self.session_count(session) + ids.len() <= MAX as usize;
+                    let expect_ok = !ids.is_empty() && unique.len() == ids.len() && all_free && fits;
+                    let result = self.inv.hold(&session.to_string(), &HoldRequest::Items(ids.clone()), self.now);
+                    assert_eq!(result.is_ok(), expect_ok, "{ids:?}: {result:?}");
+                    if let Err(ShopError::Unavailable(taken)) = &result {
+                        for id in taken {
+                            assert_ne!(self.model[id], Model::Free, "{id} reported taken but free");
+                        }
+                    }
+                    self.accept_hold(session, result);
+                }
+                Op::HoldGa(session, quantity) => {
+                    let free = (1..=GA).filter(|n| self.model[&format!("floor#{n}")] == Model::Free).count() as i64;
+                    let fits = self.session_count(session) as i64 + quantity <= i64::from(MAX);
+                    let expect_ok = quantity >= 1 && quantity <= free && fits;
+                    let result = self.inv.hold(
+                        &session.to_string(),
+                        &HoldRequest::Quantity { tier: "floor".into(), quantity },
+                        self.now,
+                    );
+                    assert_eq!(result.is_ok(), expect_ok, "quantity {quantity}, free {free}: {result:?}");
+                    if let Ok(view) = &result {
+                        assert_eq!(view.items.len() as i64, quantity);
+                    }
+                    self.accept_hold(session, result);
+                }
+                Op::Release(session, pick) => {
+                    let Some(&(hold, owner, _)) = self.holds.get(pick) else { return };
+                    let result = self.inv.release(&session.to_string(), hold);
+                    let live = self.model.values().any(|m| *m == Model::Held(hold));
+                    assert_eq!(result.is_ok(), live && owner == session, "{result:?}");
+                    if result.is_ok() {
+                        self.free_hold(hold);
+                    }
+                }
+                Op::Wait(secs) => {
+                    self.now += Duration::seconds(secs);
+                    self.inv.expire(self.now);
+                    for (hold, _, expires) in self.holds.clone() {
+                        if expires <= self.now {
+                            self.free_hold(hold);
+                        }
+                    }
+                }
+                Op::Order(pick, commits) => {
+                    let Some(&(hold, owner, expires)) = self.holds.get(pick) else { return };
+                    self.keys += 1;
+                    let key = format!("k{}", self.keys);
+                    let buyer = Buyer::parse("Fan", "fan@example.com").unwrap();
+                    let live = self.model.values().any(|m| *m == Model::Held(hold));
+                    let start = self.inv.begin_order(&owner.to_string(), hold, &key, "h", &buyer, self.now);
+                    match start {
+                        Ok(OrderStart::Commit(new)) => {
+                            assert!(live && expires > self.now);
+                            let outcome = commits.then_some(CommitOutcome::Committed);
+                            let result = self.inv.finish_order(hold, new.order.clone(), &key, outcome);
+                            assert_eq!(result.is_ok(), commits);
+                            if let Ok(order) = result {
+                                for item in &order.items {
+                                    assert_eq!(self.model[&item.id], Model::Held(hold));
+                                    self.model.insert(item.id.clone(), Model::Sold(order.order_id));
+                                }
+                                self.orders.push((*order).clone());
+                            }
+                        }
+                        Ok(other) => panic!("a fresh key replayed: {other:?}"),
+                        Err(ShopError::HoldExpired) | Err(ShopError::HoldNotFound) => {
+                            if live && expires <= self.now {
+                                self.free_hold(hold);
+                            } else {
+                                assert!(!live, "live hold refused");
+                            }
+                        }
+                        Err(e) => panic!("unexpected {e:?}"),
+                    }
+                }
+                Op::Cancel(pick) => {
+                    let Some(order) = self.orders.get(pick).cloned() else { return };
+                    let mut cancelled = order.clone();
+                    cancelled.status = OrderStatus::Cancelled;
+                    assert!(self.inv.cancel_order(order.order_id, cancelled.clone()));
+                    if order.status == OrderStatus::Confirmed {
+                        for item in &order.items {
+                            self.model.insert(item.id.clone(), Model::Free);
+                        }
+                    }
+                    self.orders[pick] = cancelled;
+                }
+            }
+        }
+
+        fn free_hold(&mut self, hold: Uuid) {
+            for m in self.model.values_mut() {
+                if *m == Model::Held(hold) {
+                    *m = Model::Free;
+                }
+            }
+        }
+
+        fn check(&self) {
+            for (id, m) in &self.model {
+                assert_eq!(self.inv.item_status(id), Some(status(*m)), "{id}");
+            }
+            let totals = self.inv.totals();
+            let count = |s: &str| self.model.values().filter(|m| status(**m) == s).count() as u64;
+            assert_eq!(totals.sold, count("sold"));
+            assert_eq!(totals.held, count("held"));
+            assert_eq!(totals.available, count("free"));
+            let live: Vec<&Order> = self.orders.iter().filter(|o| o.status == OrderStatus::Confirmed).collect();
+            assert_eq!(totals.orders, live.len() as u64);
+            assert_eq!(totals.revenue_cents, live.iter().map(|o| o.total_cents).sum::<i64>());
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn random_operations_agree_with_the_model(ops in prop::collection::vec(op(), 1..60)) {
+            let mut world = World::new();
+            for op in ops {
+                world.apply(op);
+                world.check();
+            }
+        }
+    }
+
+    #[test]
+    fn a_replayed_key_returns_the_first_order_and_another_body_is_refused() {
+        let mut inv = Inventory::new(Uuid::nil(), spec(), false);
+        let now = Utc::now();
+        let buyer = Buyer::parse("Fan", "fan@example.com").unwrap();
+        let hold = inv.hold("s", &HoldRequest::Items(vec!["A-1-1".into()]), now).unwrap();
+        let OrderStart::Commit(new) = inv.begin_order("s", hold.hold_id, "k", "h1", &buyer, now).unwrap() else {
+            panic!("expected a commit")
+        };
+        assert!(matches!(inv.begin_order("s", hold.hold_id, "k", "h1", &buyer, now), Ok(OrderStart::InFlight)));
+        let order = inv.finish_order(hold.hold_id, new.order, "k", Some(CommitOutcome::Committed)).unwrap();
+        match inv.begin_order("s", hold.hold_id, "k", "h1", &buyer, now) {
+            Ok(OrderStart::Replay(again)) => assert_eq!(again, order),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            inv.begin_order("s", hold.hold_id, "k", "h2", &buyer, now),
+            Err(ShopError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn an_item_sold_by_another_writer_is_never_offered_again() {
+        let mut inv = Inventory::new(Uuid::nil(), spec(), false);
+        let now = Utc::now();
+        let buyer = Buyer::parse("Fan", "fan@example.com").unwrap();
+        let hold = inv.hold("s", &HoldRequest::Items(vec!["A-1-1".into()]), now).unwrap();
+        let OrderStart::Commit(new) = inv.begin_order("s", hold.hold_id, "k", "h", &buyer, now).unwrap() else {
+            panic!("expected a commit")
+        };
+        let result = inv.finish_order(hold.hold_id, new.order, "k", Some(CommitOutcome::ItemTaken));
+        assert_eq!(result, Err(ShopError::Unavailable(vec!["A-1-1".into()])));
+        assert_eq!(inv.item_status("A-1-1"), Some("sold"));
+        assert!(inv.hold("t", &HoldRequest::Items(vec!["A-1-1".into()]), now).is_err());
     }
 }
