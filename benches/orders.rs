@@ -24,7 +24,10 @@ use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
 fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
@@ -57,41 +60,61 @@ fn main() {
         println!("orders/s on Postgres, {clients} clients, {secs} s per design, one event");
         println!("  naive (UPDATE remaining-1 + INSERT per tx): {naive:>10.0}");
         println!("  actor + group commit:                       {actor:>10.0}");
-        println!("  ratio:                                      {:>10.1}x", actor / naive);
+        println!(
+            "  ratio:                                      {:>10.1}x",
+            actor / naive
+        );
         println!("  mean batch: {batches:.1} orders, mean commit: {commit_ms:.2} ms");
-        conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
-            .await
-            .ok();
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {name} WITH (FORCE)"
+        )))
+        .await
+        .ok();
     });
 }
 
-/// Runs `clients` loops of `work` for `duration`; returns completed operations per second.
+/// Runs `clients` loops of `work` for `duration` on a client runtime of its own thread (as
+/// HTTP workers would be), so the clients do not compete with the actor's thread; returns
+/// completed operations per second.
 async fn drive<F, Fut>(clients: usize, duration: Duration, work: F) -> f64
 where
-    F: Fn(usize, u64) -> Fut + Clone + 'static,
-    Fut: std::future::Future<Output = bool> + 'static,
+    F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
 {
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for client in 0..clients {
-        let (done, stop, work) = (done.clone(), stop.clone(), work.clone());
-        tasks.push(actix::spawn(async move {
-            let mut n = 0;
-            while !stop.load(Ordering::Relaxed) {
-                if work(client, n).await {
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-                n += 1;
+    let (finished_tx, finished_rx) = tokio::sync::oneshot::channel();
+    let (d, s) = (done.clone(), stop.clone());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("client runtime");
+        runtime.block_on(async move {
+            let mut tasks = Vec::new();
+            for client in 0..clients {
+                let (done, stop, work) = (d.clone(), s.clone(), work.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut n = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        if work(client, n).await {
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }
+                        n += 1;
+                    }
+                }));
             }
-        }));
-    }
+            for task in tasks {
+                task.await.ok();
+            }
+        });
+        let _ = finished_tx.send(());
+    });
     tokio::time::sleep(duration).await;
     stop.store(true, Ordering::Relaxed);
-    for task in tasks {
-        task.await.ok();
-    }
+    let _ = finished_rx.await;
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
@@ -124,12 +147,14 @@ async fn naive(url: &str, clients: usize, duration: Duration) -> f64 {
             if left.is_none() {
                 return false;
             }
-            sqlx::query("INSERT INTO naive_orders VALUES ($1, 1, 'Fan', 'fan@example.com', 5000, $2)")
-                .bind(Uuid::now_v7())
-                .bind(Utc::now())
-                .execute(&mut *tx)
-                .await
-                .expect("insert");
+            sqlx::query(
+                "INSERT INTO naive_orders VALUES ($1, 1, 'Fan', 'fan@example.com', 5000, $2)",
+            )
+            .bind(Uuid::now_v7())
+            .bind(Utc::now())
+            .execute(&mut *tx)
+            .await
+            .expect("insert");
             tx.commit().await.expect("commit");
             true
         }
@@ -190,7 +215,10 @@ async fn floodgate_path(url: &str, clients: usize, duration: Duration) -> (f64, 
             let Ok(Ok(hold)) = actor
                 .ask(PlaceHold {
                     session: session.clone(),
-                    request: HoldRequest::Quantity { tier: "floor".into(), quantity: 1 },
+                    request: HoldRequest::Quantity {
+                        tier: "floor".into(),
+                        quantity: 1,
+                    },
                 })
                 .await
             else {
@@ -233,6 +261,7 @@ fn batch_figures() -> (f64, f64) {
     let batches = value("order_batch_size_count");
     (
         value("order_batch_size_sum") / batches,
-        value("order_commit_duration_seconds_sum") / value("order_commit_duration_seconds_count") * 1000.0,
+        value("order_commit_duration_seconds_sum") / value("order_commit_duration_seconds_count")
+            * 1000.0,
     )
 }

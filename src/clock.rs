@@ -47,3 +47,30 @@ impl Clock for ManualClock {
         *self.now.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+/// The wall clock shifted by an offset that only grows: time flows as usual, and tests jump
+/// it forward (to expire holds and admissions) without stopping the pacer.
+#[derive(Debug, Default)]
+pub struct ShiftedClock {
+    offset: Mutex<Duration>,
+}
+
+impl ShiftedClock {
+    /// The wall clock, not shifted yet.
+    pub fn new() -> Self {
+        ShiftedClock {
+            offset: Mutex::new(Duration::zero()),
+        }
+    }
+
+    /// Jumps the clock forward.
+    pub fn advance(&self, by: Duration) {
+        *self.offset.lock().unwrap_or_else(|p| p.into_inner()) += by;
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + *self.offset.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

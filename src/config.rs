@@ -85,6 +85,18 @@ pub struct Settings {
     pub commit_linger: Duration,
     /// Artificial delay before each commit: for backpressure tests only (0 in production).
     pub commit_slowdown: Duration,
+    /// How often the pacer ticks.
+    pub room_tick: Duration,
+    /// Oldest line snapshot a status poll may answer from.
+    pub snapshot_max_age: Duration,
+    /// A waiting fan unseen this long is skipped when their turn comes.
+    pub liveness_grace: Duration,
+    /// Join numbers reserved in the database at a time.
+    pub seq_block: u64,
+    /// Most fans waiting in one event's line.
+    pub line_limit: u64,
+    /// A commit slower than this means the shop is saturated (the pacer slows down).
+    pub slow_commit: Duration,
 }
 
 impl Settings {
@@ -157,6 +169,12 @@ impl Settings {
             commit_max_batch: parse_var(&var, "COMMIT_MAX_BATCH", "512")?,
             commit_linger: Duration::from_millis(parse_var(&var, "COMMIT_LINGER_MS", "0")?),
             commit_slowdown: Duration::from_millis(parse_var(&var, "COMMIT_SLOWDOWN_MS", "0")?),
+            room_tick: Duration::from_millis(parse_var(&var, "ROOM_TICK_MS", "250")?),
+            snapshot_max_age: Duration::from_millis(parse_var(&var, "SNAPSHOT_MAX_AGE_MS", "500")?),
+            liveness_grace: Duration::from_secs(parse_var(&var, "LIVENESS_GRACE_SECS", "30")?),
+            seq_block: parse_var::<u64>(&var, "SEQ_BLOCK", "1000")?.max(1),
+            line_limit: parse_var(&var, "LINE_LIMIT", "1000000")?,
+            slow_commit: Duration::from_millis(parse_var(&var, "SLOW_COMMIT_MS", "250")?),
         })
     }
 

@@ -17,8 +17,9 @@ use crate::config::Settings;
 use crate::domain::event::demo_event;
 use crate::inventory::committer::BatchSettings;
 use crate::inventory::{Registry, ShopSettings};
-use crate::room::line::Room;
+use crate::room::line::{Room, RoomSettings};
 use crate::room::memory_store::MemoryLineStore;
+use crate::room::pacer::{self, Saturation};
 use crate::room::redis_store::RedisLineStore;
 use crate::room::token::TokenSigner;
 use crate::room::{LineError, LineStore};
@@ -84,8 +85,30 @@ impl Application {
             },
         ));
         let signer = TokenSigner::new(&settings.secret_key);
+        let room = Arc::new(Room::new(
+            line,
+            store.clone(),
+            signer.clone(),
+            clock.clone(),
+            RoomSettings {
+                tick: settings.room_tick,
+                snapshot_max_age: settings.snapshot_max_age,
+                liveness_grace: settings.liveness_grace,
+                seq_block: settings.seq_block,
+                line_limit: settings.line_limit,
+            },
+        ));
+        actix_web::rt::spawn(pacer::run(
+            room.clone(),
+            registry.clone(),
+            settings.room_tick,
+            Saturation {
+                inflight_share: 0.5,
+                slow_commit: settings.slow_commit,
+            },
+        ));
         let state = actix_web::web::Data::new(AppState {
-            room: Room::new(line, signer.clone(), clock.clone()),
+            room,
             store,
             registry,
             signer,

@@ -977,7 +977,8 @@ mod tests {
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            (0..3usize, prop::collection::vec(0..SEATS.len(), 0..5)).prop_map(|(s, v)| Op::HoldSeats(s, v)),
+            (0..3usize, prop::collection::vec(0..SEATS.len(), 0..5))
+                .prop_map(|(s, v)| Op::HoldSeats(s, v)),
             (0..3usize, -1..6i64).prop_map(|(s, q)| Op::HoldGa(s, q)),
             (0..3usize, 0..8usize).prop_map(|(s, h)| Op::Release(s, h)),
             (1..90i64).prop_map(Op::Wait),
@@ -1032,7 +1033,12 @@ mod tests {
                 .holds
                 .iter()
                 .filter(|(_, s, _)| *s == session)
-                .map(|(id, _, _)| self.model.values().filter(|m| **m == Model::Held(*id)).count())
+                .map(|(id, _, _)| {
+                    self.model
+                        .values()
+                        .filter(|m| **m == Model::Held(*id))
+                        .count()
+                })
                 .sum::<usize>();
             let bought = self
                 .orders
@@ -1046,8 +1052,14 @@ mod tests {
         fn accept_hold(&mut self, session: usize, result: Result<HoldView, ShopError>) {
             if let Ok(view) = result {
                 for item in &view.items {
-                    assert_eq!(self.model[&item.id], Model::Free, "{} handed out twice", item.id);
-                    self.model.insert(item.id.clone(), Model::Held(view.hold_id));
+                    assert_eq!(
+                        self.model[&item.id],
+                        Model::Free,
+                        "{} handed out twice",
+                        item.id
+                    );
+                    self.model
+                        .insert(item.id.clone(), Model::Held(view.hold_id));
                 }
                 self.holds.push((view.hold_id, session, view.expires_at));
             }
@@ -1062,8 +1074,13 @@ mod tests {
                     unique.dedup();
                     let all_free = ids.iter().all(|id| self.model[id] == Model::Free);
                     let fits = self.session_count(session) + ids.len() <= MAX as usize;
-                    let expect_ok = !ids.is_empty() && unique.len() == ids.len() && all_free && fits;
-                    let result = self.inv.hold(&session.to_string(), &HoldRequest::Items(ids.clone()), self.now);
+                    let expect_ok =
+                        !ids.is_empty() && unique.len() == ids.len() && all_free && fits;
+                    let result = self.inv.hold(
+                        &session.to_string(),
+                        &HoldRequest::Items(ids.clone()),
+                        self.now,
+                    );
                     assert_eq!(result.is_ok(), expect_ok, "{ids:?}: {result:?}");
                     if let Err(ShopError::Unavailable(taken)) = &result {
                         for id in taken {
@@ -1073,22 +1090,33 @@ mod tests {
                     self.accept_hold(session, result);
                 }
                 Op::HoldGa(session, quantity) => {
-                    let free = (1..=GA).filter(|n| self.model[&format!("floor#{n}")] == Model::Free).count() as i64;
+                    let free = (1..=GA)
+                        .filter(|n| self.model[&format!("floor#{n}")] == Model::Free)
+                        .count() as i64;
                     let fits = self.session_count(session) as i64 + quantity <= i64::from(MAX);
                     let expect_ok = quantity >= 1 && quantity <= free && fits;
                     let result = self.inv.hold(
                         &session.to_string(),
-                        &HoldRequest::Quantity { tier: "floor".into(), quantity },
+                        &HoldRequest::Quantity {
+                            tier: "floor".into(),
+                            quantity,
+                        },
                         self.now,
                     );
-                    assert_eq!(result.is_ok(), expect_ok, "quantity {quantity}, free {free}: {result:?}");
+                    assert_eq!(
+                        result.is_ok(),
+                        expect_ok,
+                        "quantity {quantity}, free {free}: {result:?}"
+                    );
                     if let Ok(view) = &result {
                         assert_eq!(view.items.len() as i64, quantity);
                     }
                     self.accept_hold(session, result);
                 }
                 Op::Release(session, pick) => {
-                    let Some(&(hold, owner, _)) = self.holds.get(pick) else { return };
+                    let Some(&(hold, owner, _)) = self.holds.get(pick) else {
+                        return;
+                    };
                     let result = self.inv.release(&session.to_string(), hold);
                     let live = self.model.values().any(|m| *m == Model::Held(hold));
                     assert_eq!(result.is_ok(), live && owner == session, "{result:?}");
@@ -1106,22 +1134,29 @@ mod tests {
                     }
                 }
                 Op::Order(pick, commits) => {
-                    let Some(&(hold, owner, expires)) = self.holds.get(pick) else { return };
+                    let Some(&(hold, owner, expires)) = self.holds.get(pick) else {
+                        return;
+                    };
                     self.keys += 1;
                     let key = format!("k{}", self.keys);
                     let buyer = Buyer::parse("Fan", "fan@example.com").unwrap();
                     let live = self.model.values().any(|m| *m == Model::Held(hold));
-                    let start = self.inv.begin_order(&owner.to_string(), hold, &key, "h", &buyer, self.now);
+                    let start =
+                        self.inv
+                            .begin_order(&owner.to_string(), hold, &key, "h", &buyer, self.now);
                     match start {
                         Ok(OrderStart::Commit(new)) => {
                             assert!(live && expires > self.now);
                             let outcome = commits.then_some(CommitOutcome::Committed);
-                            let result = self.inv.finish_order(hold, new.order.clone(), &key, outcome);
+                            let result =
+                                self.inv
+                                    .finish_order(hold, new.order.clone(), &key, outcome);
                             assert_eq!(result.is_ok(), commits);
                             if let Ok(order) = result {
                                 for item in &order.items {
                                     assert_eq!(self.model[&item.id], Model::Held(hold));
-                                    self.model.insert(item.id.clone(), Model::Sold(order.order_id));
+                                    self.model
+                                        .insert(item.id.clone(), Model::Sold(order.order_id));
                                 }
                                 self.orders.push((*order).clone());
                             }
@@ -1138,7 +1173,9 @@ mod tests {
                     }
                 }
                 Op::Cancel(pick) => {
-                    let Some(order) = self.orders.get(pick).cloned() else { return };
+                    let Some(order) = self.orders.get(pick).cloned() else {
+                        return;
+                    };
                     let mut cancelled = order.clone();
                     cancelled.status = OrderStatus::Cancelled;
                     assert!(self.inv.cancel_order(order.order_id, cancelled.clone()));
@@ -1169,9 +1206,16 @@ mod tests {
             assert_eq!(totals.sold, count("sold"));
             assert_eq!(totals.held, count("held"));
             assert_eq!(totals.available, count("free"));
-            let live: Vec<&Order> = self.orders.iter().filter(|o| o.status == OrderStatus::Confirmed).collect();
+            let live: Vec<&Order> = self
+                .orders
+                .iter()
+                .filter(|o| o.status == OrderStatus::Confirmed)
+                .collect();
             assert_eq!(totals.orders, live.len() as u64);
-            assert_eq!(totals.revenue_cents, live.iter().map(|o| o.total_cents).sum::<i64>());
+            assert_eq!(
+                totals.revenue_cents,
+                live.iter().map(|o| o.total_cents).sum::<i64>()
+            );
         }
     }
 
@@ -1193,12 +1237,22 @@ mod tests {
         let mut inv = Inventory::new(Uuid::nil(), spec(), false);
         let now = Utc::now();
         let buyer = Buyer::parse("Fan", "fan@example.com").unwrap();
-        let hold = inv.hold("s", &HoldRequest::Items(vec!["A-1-1".into()]), now).unwrap();
-        let OrderStart::Commit(new) = inv.begin_order("s", hold.hold_id, "k", "h1", &buyer, now).unwrap() else {
+        let hold = inv
+            .hold("s", &HoldRequest::Items(vec!["A-1-1".into()]), now)
+            .unwrap();
+        let OrderStart::Commit(new) = inv
+            .begin_order("s", hold.hold_id, "k", "h1", &buyer, now)
+            .unwrap()
+        else {
             panic!("expected a commit")
         };
-        assert!(matches!(inv.begin_order("s", hold.hold_id, "k", "h1", &buyer, now), Ok(OrderStart::InFlight)));
-        let order = inv.finish_order(hold.hold_id, new.order, "k", Some(CommitOutcome::Committed)).unwrap();
+        assert!(matches!(
+            inv.begin_order("s", hold.hold_id, "k", "h1", &buyer, now),
+            Ok(OrderStart::InFlight)
+        ));
+        let order = inv
+            .finish_order(hold.hold_id, new.order, "k", Some(CommitOutcome::Committed))
+            .unwrap();
         match inv.begin_order("s", hold.hold_id, "k", "h1", &buyer, now) {
             Ok(OrderStart::Replay(again)) => assert_eq!(again, order),
             other => panic!("{other:?}"),
@@ -1214,13 +1268,20 @@ mod tests {
         let mut inv = Inventory::new(Uuid::nil(), spec(), false);
         let now = Utc::now();
         let buyer = Buyer::parse("Fan", "fan@example.com").unwrap();
-        let hold = inv.hold("s", &HoldRequest::Items(vec!["A-1-1".into()]), now).unwrap();
-        let OrderStart::Commit(new) = inv.begin_order("s", hold.hold_id, "k", "h", &buyer, now).unwrap() else {
+        let hold = inv
+            .hold("s", &HoldRequest::Items(vec!["A-1-1".into()]), now)
+            .unwrap();
+        let OrderStart::Commit(new) = inv
+            .begin_order("s", hold.hold_id, "k", "h", &buyer, now)
+            .unwrap()
+        else {
             panic!("expected a commit")
         };
         let result = inv.finish_order(hold.hold_id, new.order, "k", Some(CommitOutcome::ItemTaken));
         assert_eq!(result, Err(ShopError::Unavailable(vec!["A-1-1".into()])));
         assert_eq!(inv.item_status("A-1-1"), Some("sold"));
-        assert!(inv.hold("t", &HoldRequest::Items(vec!["A-1-1".into()]), now).is_err());
+        assert!(inv
+            .hold("t", &HoldRequest::Items(vec!["A-1-1".into()]), now)
+            .is_err());
     }
 }

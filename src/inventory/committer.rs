@@ -35,12 +35,16 @@ pub struct BatchSettings {
     pub slowdown: Duration,
 }
 
+/// The last commit's duration and when it finished: the shop's saturation signal.
+pub type CommitLatency = Arc<std::sync::Mutex<Option<(Duration, Instant)>>>;
+
 /// Runs until the actor's side of the channel closes.
 pub async fn run(
     store: Arc<dyn OrderStore>,
     mut queue: mpsc::Receiver<CommitJob>,
     actor: Addr<InventoryActor>,
     settings: BatchSettings,
+    latency: CommitLatency,
 ) {
     let mut batch: Vec<CommitJob> = Vec::with_capacity(settings.max_batch);
     while let Some(first) = queue.recv().await {
@@ -56,14 +60,15 @@ pub async fn run(
                 },
             }
         }
+        let started = Instant::now();
         if !settings.slowdown.is_zero() {
             tokio::time::sleep(settings.slowdown).await;
         }
         let orders: Vec<NewOrder> = batch.iter().map(|job| job.order.clone()).collect();
-        let started = Instant::now();
         let outcomes = store.commit_orders(&orders).await;
-        metrics::histogram!("order_commit_duration_seconds")
-            .record(started.elapsed().as_secs_f64());
+        let took = started.elapsed();
+        *latency.lock().unwrap_or_else(|p| p.into_inner()) = Some((took, Instant::now()));
+        metrics::histogram!("order_commit_duration_seconds").record(took.as_secs_f64());
         metrics::histogram!("order_batch_size").record(orders.len() as f64);
         let outcomes: Vec<_> = match outcomes {
             Ok(outcomes) => outcomes.into_iter().map(Some).collect(),

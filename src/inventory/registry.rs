@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, OnceCell};
 use uuid::Uuid;
 
 use super::actor::InventoryActor;
-use super::committer::{self, BatchSettings};
+use super::committer::{self, BatchSettings, CommitLatency};
 use crate::clock::Clock;
 use crate::domain::inventory::Inventory;
 use crate::store::{OrderStore, StoreError};
@@ -55,6 +55,7 @@ pub struct InventoryHandle {
     addr: Addr<InventoryActor>,
     inflight: Arc<AtomicUsize>,
     limit: usize,
+    latency: CommitLatency,
 }
 
 /// Decrements the in-flight count when a request finishes, however it finishes.
@@ -87,9 +88,20 @@ impl InventoryHandle {
             .map_err(|_| InventoryError::Stopped)
     }
 
-    /// Requests in flight to this actor now (the shop's saturation signal).
+    /// Requests in flight to this actor now (a saturation signal).
     pub fn inflight(&self) -> usize {
         self.inflight.load(Ordering::Acquire)
+    }
+
+    /// Most requests in flight before `Busy`.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// How long the last commit took, and how long ago it finished (a saturation signal).
+    pub fn last_commit(&self) -> Option<(std::time::Duration, std::time::Duration)> {
+        let last = *self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        last.map(|(took, at)| (took, at.elapsed()))
     }
 }
 
@@ -164,17 +176,20 @@ impl Registry {
             self.settings.actor_inflight_limit + 16,
         );
         let addr = actor.start();
+        let latency = CommitLatency::default();
         actix::spawn(committer::run(
             self.store.clone(),
             jobs,
             addr.clone(),
             self.settings.batch,
+            latency.clone(),
         ));
         tracing::info!(%event, "inventory actor started");
         Ok(InventoryHandle {
             addr,
             inflight: Arc::new(AtomicUsize::new(0)),
             limit: self.settings.actor_inflight_limit,
+            latency,
         })
     }
 }

@@ -1,24 +1,71 @@
-//! The room's logic over a [`LineStore`]: joining, a fan's status, admission.
+//! The room: joining, a fan's status, and the pacer tick, over a [`LineStore`].
 //!
-//! This first version hands out places and signed tickets for real, but admits every fan in
-//! the line as soon as the sale is open: pacing (rate, `max_active`, no-show skipping) and the
-//! pre-queue draw arrive with the waiting-room work, behind this same interface.
+//! A status poll costs no store round trip while the fan waits: each node keeps every event's
+//! line state for at most `snapshot_max_age` (the pacer refreshes it on every tick), and the
+//! fan's "still here" is buffered and written in one batch per tick. Only a fan whose turn has
+//! come costs one lookup (was I admitted, or skipped as a no-show?).
+//!
+//! Join numbers are reserved in the database in blocks before the line store may hand them
+//! out, and the serving counter and the opening draw are saved as they change, so a line store
+//! that loses its data (a Redis wipe, a restart of the in-process store) resumes above every
+//! number it ever issued.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use rand::RngCore;
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::pacing::{self, eta_secs, prequeue_ranks};
 use super::token::{Claims, TokenKind, TokenSigner};
-use super::{LineError, LineStore};
+use super::{Advance, Joined, LineError, LineState, LineStore, Marks, Opening, Turn};
 use crate::clock::Clock;
-use crate::domain::event::EventSpec;
 use crate::domain::inventory::SaleState;
+use crate::store::{OrderStore, StoreError};
 
 /// How long a queue ticket stays valid: long enough to outlast any line.
 pub const TICKET_TTL_HOURS: i64 = 48;
+/// Most places one tick may walk past (admitted plus skipped), to bound a script's run time.
+pub const MAX_WALK_PER_TICK: u64 = 5_000;
+/// Bytes of a pre-queue draw seed.
+const SEED_BYTES: usize = 32;
+
+/// Knobs of the room.
+#[derive(Clone, Copy, Debug)]
+pub struct RoomSettings {
+    /// How often the pacer ticks.
+    pub tick: Duration,
+    /// Oldest line state a status poll may answer from.
+    pub snapshot_max_age: Duration,
+    /// A waiting fan not seen for this long is skipped when their turn comes.
+    pub liveness_grace: Duration,
+    /// Join numbers reserved in the database at a time.
+    pub seq_block: u64,
+    /// Most fans waiting in one event's line; joins beyond it get 503.
+    pub line_limit: u64,
+}
+
+/// What the room needs to know of an event, from its spec and the shop.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rules {
+    pub rate_per_minute: u32,
+    pub max_active: u32,
+    pub admission_ttl_secs: u32,
+    pub sale: SaleState,
+    pub opens_at: Option<DateTime<Utc>>,
+    /// 1.0 normally; lower while the shop reports saturation.
+    pub shop_throttle: f64,
+}
+
+impl Rules {
+    /// Whether the sale is open (on sale, or sold out for now).
+    pub fn sale_open(&self) -> bool {
+        matches!(self.sale, SaleState::OnSale | SaleState::SoldOut)
+    }
+}
 
 /// Where a fan stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -38,6 +85,8 @@ pub struct Status {
     pub position: u64,
     pub ahead: u64,
     pub eta_secs: u64,
+    /// The event's sale state (the line holds while `paused`).
+    pub sale_state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admission: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -49,30 +98,127 @@ pub struct Status {
 pub struct LineStats {
     pub waiting: u64,
     pub admitted_total: u64,
+    pub skipped_total: u64,
     pub active_shoppers: u64,
     pub admission_rate_per_minute: f64,
+    pub serving: u64,
+    pub last_seq: u64,
+}
+
+/// Why a join or status failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RoomError {
+    #[error(transparent)]
+    Line(#[from] LineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The line is at its limit.
+    #[error("the line is full")]
+    Full,
+}
+
+/// An opening and the ranks its draw gives (`rank[seq - 1]`).
+type Draw = (Opening, Arc<Vec<u32>>);
+
+#[derive(Clone)]
+struct Cached {
+    state: LineState,
+    at: DateTime<Utc>,
 }
 
 /// The waiting room of every event.
 pub struct Room {
-    store: Arc<dyn LineStore>,
+    line: Arc<dyn LineStore>,
+    store: Arc<dyn OrderStore>,
     signer: TokenSigner,
     clock: Arc<dyn Clock>,
+    settings: RoomSettings,
+    lines: Mutex<HashMap<Uuid, Cached>>,
+    rules: Mutex<HashMap<Uuid, Rules>>,
+    ranks: Mutex<HashMap<Uuid, Draw>>,
+    /// Waiting fans seen since the last flush: (event, index) → ms.
+    seen: Mutex<HashMap<(Uuid, u64), i64>>,
+    reservations: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
 impl Room {
-    /// A room over a line store.
-    pub fn new(store: Arc<dyn LineStore>, signer: TokenSigner, clock: Arc<dyn Clock>) -> Self {
+    /// A room over a line store, keeping its durable marks in `store`.
+    pub fn new(
+        line: Arc<dyn LineStore>,
+        store: Arc<dyn OrderStore>,
+        signer: TokenSigner,
+        clock: Arc<dyn Clock>,
+        settings: RoomSettings,
+    ) -> Self {
         Room {
+            line,
             store,
             signer,
             clock,
+            settings,
+            lines: Mutex::default(),
+            rules: Mutex::default(),
+            ranks: Mutex::default(),
+            seen: Mutex::default(),
+            reservations: Mutex::default(),
         }
+    }
+
+    fn reservation_lock(&self, event: Uuid) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.reservations).entry(event).or_default().clone()
     }
 
     /// The line store (for readiness checks).
     pub fn store(&self) -> &Arc<dyn LineStore> {
-        &self.store
+        &self.line
+    }
+
+    /// The events this node has seen line traffic for (the pacer ticks these).
+    pub fn events(&self) -> Vec<Uuid> {
+        lock(&self.rules).keys().copied().collect()
+    }
+
+    /// The rules last set for an event on this node.
+    pub fn rules(&self, event: Uuid) -> Option<Rules> {
+        lock(&self.rules).get(&event).copied()
+    }
+
+    /// Sets an event's rules (from its spec and the shop's state).
+    pub fn set_rules(&self, event: Uuid, rules: Rules) {
+        lock(&self.rules).insert(event, rules);
+    }
+
+    /// The line state, from this node's snapshot when it is fresh enough.
+    async fn line_state(&self, event: Uuid) -> Result<LineState, LineError> {
+        let now = self.clock.now();
+        let max_age =
+            chrono::Duration::from_std(self.settings.snapshot_max_age).unwrap_or_default();
+        if let Some(cached) = lock(&self.lines).get(&event) {
+            if now - cached.at <= max_age {
+                return Ok(cached.state.clone());
+            }
+        }
+        self.refresh(event, now).await
+    }
+
+    async fn refresh(&self, event: Uuid, now: DateTime<Utc>) -> Result<LineState, LineError> {
+        let state = self.line.state(event, ms(now)).await?;
+        lock(&self.lines).insert(
+            event,
+            Cached {
+                state: state.clone(),
+                at: now,
+            },
+        );
+        Ok(state)
     }
 
     /// Joins the line: a new place and ticket, or the caller's own when `current` is a valid
@@ -81,14 +227,44 @@ impl Room {
         &self,
         event: Uuid,
         current: Option<&str>,
-    ) -> Result<(Claims, bool), LineError> {
+        rules: &Rules,
+    ) -> Result<(Claims, bool), RoomError> {
         let now = self.clock.now();
-        if let Some(claims) =
-            current.and_then(|t| self.signer.verify(t, TokenKind::Queue, event, now).ok())
-        {
+        if let Some(claims) = current.and_then(|t| self.ticket(event, t)) {
             return Ok((claims, false));
         }
-        let seq = self.store.next_seq(event).await?;
+        let mut state = self.line_state(event).await?;
+        if state.opening.is_none() && rules.sale_open() {
+            // The sale is open: the pre-queue closes now, before this fan takes a number, so
+            // everyone joining from here on keeps join order.
+            self.open(event).await?;
+            state = self.refresh(event, now).await?;
+        }
+        if state.last_seq.saturating_sub(state.serving) >= self.settings.line_limit {
+            return Err(RoomError::Full);
+        }
+        let mut attempts = 0;
+        let seq = loop {
+            match self.line.join(event, ms(now)).await? {
+                Joined::Seq { seq, .. } => break seq,
+                Joined::NeedsReservation if attempts < 3 => {
+                    attempts += 1;
+                    // One reservation at a time per event on this node; whoever waited tries
+                    // the line again first (the block may be there by now).
+                    let guard = self.reservation_lock(event);
+                    let _held = guard.lock().await;
+                    if let Joined::Seq { seq, .. } = self.line.join(event, ms(now)).await? {
+                        break seq;
+                    }
+                    self.reserve(event).await?;
+                }
+                Joined::NeedsReservation => {
+                    return Err(RoomError::Line(LineError::Unavailable(
+                        "could not reserve join numbers".into(),
+                    )))
+                }
+            }
+        };
         let mut session = [0u8; 16];
         rand::rng().fill_bytes(&mut session);
         let claims = Claims {
@@ -97,9 +273,31 @@ impl Room {
             session: hex::encode(session),
             seq,
             issued_at: now.timestamp(),
-            expires_at: (now + Duration::hours(TICKET_TTL_HOURS)).timestamp(),
+            expires_at: (now + chrono::Duration::hours(TICKET_TTL_HOURS)).timestamp(),
         };
         Ok((claims, true))
+    }
+
+    /// Reserves a block of join numbers in the database and raises the line to it; restores
+    /// the serving counter and the opening draw if the line lost them.
+    async fn reserve(&self, event: Uuid) -> Result<(), RoomError> {
+        let (floor, ceiling) = self
+            .store
+            .reserve_seqs(event, self.settings.seq_block)
+            .await?;
+        let marks = self.store.line_marks(event).await?;
+        self.line
+            .restore(
+                event,
+                &Marks {
+                    seq_floor: floor,
+                    ceiling,
+                    serving: marks.serving,
+                    opening: marks.opening,
+                },
+            )
+            .await?;
+        Ok(())
     }
 
     /// Verifies a ticket of this event.
@@ -109,51 +307,242 @@ impl Room {
             .ok()
     }
 
-    /// A fan's status; admitted fans get a fresh admission token.
-    pub async fn status(
-        &self,
-        ticket: &Claims,
-        spec: &EventSpec,
-        sale: SaleState,
-    ) -> Result<Status, LineError> {
+    fn saw(&self, event: Uuid, index: u64, now: DateTime<Utc>) {
+        lock(&self.seen).insert((event, index), ms(now));
+    }
+
+    /// A fan's admission index: their rank in the draw if they joined before opening, else
+    /// their join number.
+    fn index(&self, event: Uuid, seq: u64, opening: &Opening) -> u64 {
+        if seq > opening.prequeue_size {
+            return seq;
+        }
+        let ranks = {
+            let cache = lock(&self.ranks);
+            cache
+                .get(&event)
+                .filter(|(o, _)| o == opening)
+                .map(|(_, r)| r.clone())
+        };
+        let ranks = ranks.unwrap_or_else(|| {
+            let seed =
+                hex::decode(&opening.seed).unwrap_or_else(|_| opening.seed.clone().into_bytes());
+            let ranks = Arc::new(prequeue_ranks(&seed, opening.prequeue_size));
+            lock(&self.ranks).insert(event, (opening.clone(), ranks.clone()));
+            ranks
+        });
+        ranks
+            .get((seq - 1) as usize)
+            .map_or(seq, |&rank| u64::from(rank))
+    }
+
+    /// A fan's status; a fan whose turn came gets their admission token.
+    pub async fn status(&self, ticket: &Claims, rules: &Rules) -> Result<Status, LineError> {
         let now = self.clock.now();
-        let state = match sale {
-            SaleState::Scheduled => FanState::PreQueue,
-            SaleState::Paused => FanState::Waiting,
-            SaleState::Closed => FanState::Expired,
-            SaleState::OnSale | SaleState::SoldOut => FanState::Admitted,
+        let event = ticket.event;
+        let line = self.line_state(event).await?;
+        let rate = if line.rate_per_minute >= 1.0 {
+            line.rate_per_minute
+        } else {
+            f64::from(rules.rate_per_minute)
         };
         let mut status = Status {
             ticket: self.signer.sign(ticket),
-            state,
-            position: ticket.seq,
+            state: FanState::Waiting,
+            position: 0,
             ahead: 0,
             eta_secs: 0,
+            sale_state: rules.sale.as_str(),
             admission: None,
             admission_expires_at: None,
         };
-        if state == FanState::Admitted {
-            let expires = now + Duration::seconds(i64::from(spec.admission.admission_ttl_secs));
-            let admission = Claims {
-                kind: TokenKind::Admission,
-                expires_at: expires.timestamp(),
-                issued_at: now.timestamp(),
-                ..ticket.clone()
-            };
-            status.admission = Some(self.signer.sign(&admission));
-            status.admission_expires_at = Some(admission.expires());
+        if rules.sale == SaleState::Closed {
+            status.state = FanState::Expired;
+            return Ok(status);
         }
+        let Some(opening) = &line.opening else {
+            // Before opening: provisional place by join order; the draw decides at opening.
+            status.state = FanState::PreQueue;
+            status.position = ticket.seq;
+            status.ahead = ticket.seq - 1;
+            let until_open = rules
+                .opens_at
+                .map_or(0, |t| (t - now).num_seconds().max(0) as u64);
+            status.eta_secs = until_open + eta_secs(ticket.seq, rate);
+            return Ok(status);
+        };
+        let index = self.index(event, ticket.seq, opening);
+        if index > line.serving {
+            self.saw(event, index, now);
+            status.position = index - line.serving;
+            status.ahead = status.position - 1;
+            status.eta_secs = eta_secs(status.position, rate);
+            return Ok(status);
+        }
+        let until_ms = match self.line.turn(event, index).await? {
+            Turn::Admitted { until_ms } => until_ms,
+            Turn::Skipped => {
+                status.state = FanState::Expired;
+                return Ok(status);
+            }
+            // Admitted before the line lost its data: honour it from now.
+            Turn::Unknown => ms(now) + i64::from(rules.admission_ttl_secs) * 1000,
+        };
+        if until_ms <= ms(now) {
+            status.state = FanState::Expired;
+            return Ok(status);
+        }
+        let admission = Claims {
+            kind: TokenKind::Admission,
+            seq: index,
+            issued_at: now.timestamp(),
+            expires_at: until_ms.div_euclid(1000),
+            ..ticket.clone()
+        };
+        status.state = FanState::Admitted;
+        status.admission = Some(self.signer.sign(&admission));
+        status.admission_expires_at = Some(from_ms(until_ms));
         Ok(status)
+    }
+
+    /// An admitted shopper ordered or released: they stop counting as active.
+    pub async fn finished(&self, event: Uuid, index: u64) -> Result<(), LineError> {
+        self.line.finished(event, index).await
     }
 
     /// The line's numbers for the organizer.
     pub async fn stats(&self, event: Uuid) -> Result<LineStats, LineError> {
-        let issued = self.store.last_seq(event).await?;
+        let line = self.line_state(event).await?;
         Ok(LineStats {
-            waiting: 0,
-            admitted_total: issued,
-            active_shoppers: 0,
-            admission_rate_per_minute: 0.0,
+            waiting: line.last_seq.saturating_sub(line.serving),
+            admitted_total: line.admitted_total,
+            skipped_total: line.skipped_total,
+            active_shoppers: line.active,
+            admission_rate_per_minute: line.rate_per_minute,
+            serving: line.serving,
+            last_seq: line.last_seq,
         })
     }
+
+    /// The opening draw, once the line opened (for the fairness endpoint).
+    pub async fn opening(&self, event: Uuid) -> Result<Option<Opening>, RoomError> {
+        if let Some(opening) = self.line_state(event).await?.opening {
+            return Ok(Some(opening));
+        }
+        Ok(self.store.line_marks(event).await?.opening)
+    }
+
+    /// Writes the buffered sightings of waiting fans in one batch.
+    pub async fn flush_liveness(&self) -> Result<(), LineError> {
+        let batch: Vec<(Uuid, u64, i64)> = {
+            let mut seen = lock(&self.seen);
+            seen.drain().map(|((e, i), t)| (e, i, t)).collect()
+        };
+        self.line.touch(&batch).await
+    }
+
+    /// One pacer tick for an event: opens the line when the sale opens, admits the budget
+    /// of fans, and saves the serving counter. Returns how many were admitted.
+    pub async fn tick(&self, event: Uuid, rules: &Rules) -> Result<u64, RoomError> {
+        let now = self.clock.now();
+        let mut line = self.refresh(event, now).await?;
+        let marks_lost = line.ceiling == 0 && line.last_seq == 0;
+        if marks_lost {
+            let marks = self.store.line_marks(event).await?;
+            if marks.ceiling > 0 {
+                // The line store lost this event (Redis wiped or restarted empty): restore.
+                tracing::warn!(%event, "line state lost; restoring from the database");
+                self.line.restore(event, &marks).await?;
+                line = self.refresh(event, now).await?;
+            }
+        }
+        // Sold out keeps the line moving: held places may come back when holds expire, and an
+        // admitted fan learns at once (409) rather than waiting for nothing.
+        let selling = rules.sale_open();
+        if line.opening.is_none() && rules.sale_open() {
+            self.open(event).await?;
+            line = self.refresh(event, now).await?;
+        }
+        if !selling || line.serving >= line.last_seq {
+            return Ok(0);
+        }
+        let tick_ms = self.settings.tick.as_millis() as i64;
+        let elapsed = if line.last_tick_ms == 0 {
+            tick_ms
+        } else {
+            (ms(now) - line.last_tick_ms).max(0)
+        } as u64;
+        let budget = pacing::budget(
+            rules.rate_per_minute,
+            elapsed,
+            line.credit,
+            line.active,
+            rules.max_active,
+            line.throttle.min(rules.shop_throttle),
+        );
+        let grace = self.settings.liveness_grace.as_millis() as i64;
+        let protect_through = match &line.opening {
+            Some(o) if ms(now) < o.opened_at_ms + grace => o.prequeue_size,
+            _ => 0,
+        };
+        let advanced = self
+            .line
+            .advance(
+                event,
+                &Advance {
+                    expected_tick_ms: line.last_tick_ms,
+                    now_ms: ms(now),
+                    admit: budget.admit,
+                    credit: budget.credit,
+                    alive_after_ms: ms(now) - grace,
+                    protect_through,
+                    admitted_until_ms: ms(now) + i64::from(rules.admission_ttl_secs) * 1000,
+                    smoothing: pacing::smoothing(elapsed),
+                    max_walk: MAX_WALK_PER_TICK,
+                },
+            )
+            .await?;
+        if let Some(cached) = lock(&self.lines).get_mut(&event) {
+            cached.state.serving = cached.state.serving.max(advanced.serving);
+        }
+        tracing::debug!(%event, ?budget, ?advanced, "pacer tick");
+        if advanced.ticked {
+            metrics::counter!("line_admitted_total").increment(advanced.admitted);
+            metrics::counter!("line_skipped_total").increment(advanced.skipped);
+            if advanced.serving > line.serving {
+                self.store.save_serving(event, advanced.serving).await?;
+            }
+        }
+        Ok(advanced.admitted)
+    }
+
+    /// Opens the line: draws the pre-queue seed (the first node's draw stands) and keeps it.
+    async fn open(&self, event: Uuid) -> Result<Opening, RoomError> {
+        let mut seed = [0u8; SEED_BYTES];
+        rand::rng().fill_bytes(&mut seed);
+        let opening = self
+            .line
+            .open(event, &hex::encode(seed), ms(self.clock.now()))
+            .await?;
+        self.store.save_opening(event, &opening).await?;
+        tracing::info!(%event, pre_queue = opening.prequeue_size, "line opened");
+        Ok(opening)
+    }
+
+    /// Asks every node to slow this event's admissions while the shop is saturated.
+    pub async fn throttle(
+        &self,
+        event: Uuid,
+        factor: f64,
+        for_how_long: Duration,
+    ) -> Result<(), LineError> {
+        let until = ms(self.clock.now()) + for_how_long.as_millis() as i64;
+        self.line.throttle(event, factor, until).await
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The maps behind these locks hold caches and buffers only: a panic elsewhere cannot leave
+    // them inconsistent, so a poisoned lock is recovered.
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -1,20 +1,48 @@
 //! The in-process line store: the embedded default when no Redis is configured.
 //!
-//! It keeps the same counters Redis would, behind one mutex; it serves one node only, which is
-//! all `cargo run` needs.
+//! It keeps what Redis would keep, behind one mutex, and does each operation the way the
+//! Redis scripts do, so the room behaves the same on both. It serves one node only, which is
+//! all `cargo run` needs; its join numbers survive a restart through the reservations the
+//! room keeps in the database.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::{LineError, LineStore};
+use super::{Advance, Advanced, Joined, LineError, LineState, LineStore, Marks, Opening, Turn};
 
-/// Counters of every event's line, in memory.
+#[derive(Default)]
+struct Line {
+    state: LineState,
+    throttle_until_ms: i64,
+    /// Waiting fans' last sighting by index.
+    alive: HashMap<u64, i64>,
+    /// Admitted indexes and when their admission runs out.
+    admitted: HashMap<u64, i64>,
+    /// Active shoppers by index → until (a sorted copy makes expiry cheap).
+    active: BTreeMap<(i64, u64), ()>,
+    active_until: HashMap<u64, i64>,
+    skipped: HashSet<u64>,
+}
+
+impl Line {
+    fn drop_expired(&mut self, now_ms: i64) {
+        while let Some((&(until, index), _)) = self.active.iter().next() {
+            if until > now_ms {
+                break;
+            }
+            self.active.remove(&(until, index));
+            self.active_until.remove(&index);
+        }
+    }
+}
+
+/// Every event's line, in memory.
 #[derive(Default)]
 pub struct MemoryLineStore {
-    lines: Mutex<HashMap<Uuid, u64>>,
+    lines: Mutex<HashMap<Uuid, Line>>,
 }
 
 impl MemoryLineStore {
@@ -23,10 +51,10 @@ impl MemoryLineStore {
         Self::default()
     }
 
-    fn with_lines<T>(&self, f: impl FnOnce(&mut HashMap<Uuid, u64>) -> T) -> T {
+    fn with_line<T>(&self, event: Uuid, f: impl FnOnce(&mut Line) -> T) -> T {
         // A panic while holding this lock leaves plain counters, still consistent: recover it.
         let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut lines)
+        f(lines.entry(event).or_default())
     }
 }
 
@@ -36,15 +64,147 @@ impl LineStore for MemoryLineStore {
         Ok(())
     }
 
-    async fn next_seq(&self, event: Uuid) -> Result<u64, LineError> {
-        Ok(self.with_lines(|lines| {
-            let seq = lines.entry(event).or_insert(0);
-            *seq += 1;
-            *seq
+    async fn join(&self, event: Uuid, now_ms: i64) -> Result<Joined, LineError> {
+        Ok(self.with_line(event, |line| {
+            let s = &mut line.state;
+            if s.last_seq >= s.ceiling {
+                return Joined::NeedsReservation;
+            }
+            s.last_seq += 1;
+            let (seq, pre_queue) = (s.last_seq, s.opening.is_none());
+            if !pre_queue {
+                line.alive.insert(seq, now_ms);
+            }
+            Joined::Seq { seq, pre_queue }
         }))
     }
 
-    async fn last_seq(&self, event: Uuid) -> Result<u64, LineError> {
-        Ok(self.with_lines(|lines| lines.get(&event).copied().unwrap_or(0)))
+    async fn state(&self, event: Uuid, now_ms: i64) -> Result<LineState, LineError> {
+        Ok(self.with_line(event, |line| {
+            line.drop_expired(now_ms);
+            let mut state = line.state.clone();
+            state.active = line.active.len() as u64;
+            state.throttle = if line.throttle_until_ms > now_ms {
+                line.state.throttle
+            } else {
+                1.0
+            };
+            state
+        }))
+    }
+
+    async fn open(&self, event: Uuid, seed: &str, now_ms: i64) -> Result<Opening, LineError> {
+        Ok(self.with_line(event, |line| {
+            let s = &mut line.state;
+            s.opening
+                .get_or_insert_with(|| Opening {
+                    prequeue_size: s.last_seq,
+                    seed: seed.to_string(),
+                    opened_at_ms: now_ms,
+                })
+                .clone()
+        }))
+    }
+
+    async fn advance(&self, event: Uuid, tick: &Advance) -> Result<Advanced, LineError> {
+        Ok(self.with_line(event, |line| {
+            if line.state.last_tick_ms != tick.expected_tick_ms {
+                return Advanced {
+                    serving: line.state.serving,
+                    ..Advanced::default()
+                };
+            }
+            let (mut admitted, mut skipped, mut walked) = (0, 0, 0);
+            let mut serving = line.state.serving;
+            while admitted < tick.admit && serving < line.state.last_seq && walked < tick.max_walk {
+                let index = serving + 1;
+                let seen = line.alive.remove(&index);
+                if index <= tick.protect_through || seen.is_some_and(|t| t >= tick.alive_after_ms) {
+                    line.admitted.insert(index, tick.admitted_until_ms);
+                    line.active.insert((tick.admitted_until_ms, index), ());
+                    line.active_until.insert(index, tick.admitted_until_ms);
+                    admitted += 1;
+                } else {
+                    line.skipped.insert(index);
+                    skipped += 1;
+                }
+                serving = index;
+                walked += 1;
+            }
+            let s = &mut line.state;
+            let elapsed = tick.now_ms - s.last_tick_ms;
+            if s.last_tick_ms > 0 && elapsed > 0 {
+                let sample = admitted as f64 * 60_000.0 / elapsed as f64;
+                s.rate_per_minute += (sample - s.rate_per_minute) * tick.smoothing;
+            }
+            s.serving = serving;
+            s.last_tick_ms = tick.now_ms;
+            s.credit = tick.credit;
+            s.admitted_total += admitted;
+            s.skipped_total += skipped;
+            Advanced {
+                ticked: true,
+                admitted,
+                skipped,
+                serving,
+            }
+        }))
+    }
+
+    async fn touch(&self, seen: &[(Uuid, u64, i64)]) -> Result<(), LineError> {
+        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        for &(event, index, at) in seen {
+            let line = lines.entry(event).or_default();
+            if index > line.state.serving {
+                let last = line.alive.entry(index).or_insert(at);
+                *last = (*last).max(at);
+            }
+        }
+        Ok(())
+    }
+
+    async fn turn(&self, event: Uuid, index: u64) -> Result<Turn, LineError> {
+        Ok(self.with_line(event, |line| {
+            if let Some(&until_ms) = line.admitted.get(&index) {
+                Turn::Admitted { until_ms }
+            } else if line.skipped.contains(&index) {
+                Turn::Skipped
+            } else {
+                Turn::Unknown
+            }
+        }))
+    }
+
+    async fn finished(&self, event: Uuid, index: u64) -> Result<(), LineError> {
+        self.with_line(event, |line| {
+            if let Some(until) = line.active_until.remove(&index) {
+                line.active.remove(&(until, index));
+            }
+        });
+        Ok(())
+    }
+
+    async fn throttle(&self, event: Uuid, factor: f64, until_ms: i64) -> Result<(), LineError> {
+        self.with_line(event, |line| {
+            line.state.throttle = factor;
+            line.throttle_until_ms = until_ms;
+        });
+        Ok(())
+    }
+
+    async fn restore(&self, event: Uuid, marks: &Marks) -> Result<(), LineError> {
+        self.with_line(event, |line| {
+            let s = &mut line.state;
+            // See the Redis store's RESTORE: only a line that lost its ceiling skips ahead.
+            if s.ceiling == 0 {
+                s.last_seq = s.last_seq.max(marks.seq_floor);
+            }
+            s.ceiling = s.ceiling.max(marks.ceiling);
+            s.serving = s.serving.max(marks.serving);
+            if s.opening.is_none() {
+                s.opening = marks.opening.clone();
+            }
+        });
+        Ok(())
     }
 }

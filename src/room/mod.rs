@@ -1,11 +1,19 @@
 //! The virtual waiting room: a fair line in front of the shop.
 //!
-//! The room's logic is written once over [`LineStore`], a small trait of atomic counters;
-//! Redis backs it in production (so every node sees one line) and an in-process store backs
+//! The room's logic ([`line::Room`], [`pacing`]) is written once over [`LineStore`], a small
+//! trait of atomic operations on one event's line; Redis backs it in production (so every node
+//! sees one line, and a Lua script makes each operation atomic) and an in-process store backs
 //! it when no Redis is configured (one node, `cargo run`).
+//!
+//! Fans are numbered by join order (`seq`). Admission follows an *index*: for fans who joined
+//! after the sale opened the index is their seq; fans of the pre-queue get their rank in the
+//! published draw (`pacing::prequeue_ranks`), all below the first post-opening seq. The
+//! serving counter is an index: every fan whose index is at or below it has had their turn.
 
 pub mod line;
 pub mod memory_store;
+pub mod pacer;
+pub mod pacing;
 pub mod redis_store;
 pub mod token;
 
@@ -20,13 +28,128 @@ pub enum LineError {
     Unavailable(String),
 }
 
+/// The draw made when the sale opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Opening {
+    /// Fans who joined before opening (join numbers `1..=prequeue_size`).
+    pub prequeue_size: u64,
+    /// The draw's seed, hex.
+    pub seed: String,
+    /// When the line opened, ms since the epoch.
+    pub opened_at_ms: i64,
+}
+
+/// One event's line as every node sees it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LineState {
+    /// Highest join number handed out.
+    pub last_seq: u64,
+    /// Join numbers may be handed out up to here (reserved in the database); 0 after a wipe.
+    pub ceiling: u64,
+    /// Every fan with an index at or below this has had their turn.
+    pub serving: u64,
+    /// Time of the last pacer tick, ms (the compare-and-set token of `advance`).
+    pub last_tick_ms: i64,
+    /// Fractional admissions carried between ticks.
+    pub credit: f64,
+    pub admitted_total: u64,
+    pub skipped_total: u64,
+    /// Smoothed measured admissions per minute.
+    pub rate_per_minute: f64,
+    /// Admitted shoppers whose admission has not run out and who have not finished.
+    pub active: u64,
+    /// Slow-down factor some node asked for (1.0: none).
+    pub throttle: f64,
+    pub opening: Option<Opening>,
+}
+
+/// Result of a join.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Joined {
+    /// A new join number; `pre_queue` when the sale had not opened yet.
+    Seq { seq: u64, pre_queue: bool },
+    /// The reserved block of join numbers is used up (or was lost): reserve more, then retry.
+    NeedsReservation,
+}
+
+/// One pacer tick, computed by a node from the state it read.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Advance {
+    /// The `last_tick_ms` the node read: the tick applies only if it is still current.
+    pub expected_tick_ms: i64,
+    pub now_ms: i64,
+    /// Fans to admit.
+    pub admit: u64,
+    /// Credit to carry.
+    pub credit: f64,
+    /// A waiting fan last seen before this is a no-show and is skipped.
+    pub alive_after_ms: i64,
+    /// Indexes at or below this are never skipped (the pre-queue, just after opening).
+    pub protect_through: u64,
+    /// When the admissions granted now run out, ms.
+    pub admitted_until_ms: i64,
+    /// Weight of this tick in the smoothed rate.
+    pub smoothing: f64,
+    /// Most places one tick may walk past (admitted plus skipped).
+    pub max_walk: u64,
+}
+
+/// What a tick did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Advanced {
+    /// False when another node ticked first (nothing was changed).
+    pub ticked: bool,
+    pub admitted: u64,
+    pub skipped: u64,
+    pub serving: u64,
+}
+
+/// What the line knows of one index at or below the serving counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Turn {
+    /// Admitted; the admission runs until this time, ms.
+    Admitted { until_ms: i64 },
+    /// Skipped as a no-show.
+    Skipped,
+    /// No record (lost with a Redis wipe).
+    Unknown,
+}
+
+/// Durable marks restored into a line after its store lost it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// Join numbers below this were (or may have been) handed out: a line that lost its data
+    /// (no ceiling) continues above it.
+    pub seq_floor: u64,
+    pub ceiling: u64,
+    pub serving: u64,
+    pub opening: Option<Opening>,
+}
+
 /// The shared state of every event's line.
 #[async_trait]
 pub trait LineStore: Send + Sync + 'static {
     /// Checks the store answers (for `/readyz`).
     async fn ping(&self) -> Result<(), LineError>;
-    /// Hands out the next sequence number of an event's line (1, 2, 3, …), atomically across nodes.
-    async fn next_seq(&self, event: Uuid) -> Result<u64, LineError>;
-    /// The highest sequence number handed out so far (0 when nobody joined).
-    async fn last_seq(&self, event: Uuid) -> Result<u64, LineError>;
+    /// Hands out the next join number, atomically across nodes, within the reserved block; a
+    /// fan joining after opening counts as seen at `now_ms` (so no pacer skips them before
+    /// their first poll's sighting is flushed).
+    async fn join(&self, event: Uuid, now_ms: i64) -> Result<Joined, LineError>;
+    /// Reads the line (dropping admissions that ran out by `now_ms`).
+    async fn state(&self, event: Uuid, now_ms: i64) -> Result<LineState, LineError>;
+    /// Opens the line once: the pre-queue is everyone who joined so far. Returns the opening
+    /// that stands (an earlier node's, if it opened first).
+    async fn open(&self, event: Uuid, seed: &str, now_ms: i64) -> Result<Opening, LineError>;
+    /// Applies one tick if no other tick came in between.
+    async fn advance(&self, event: Uuid, tick: &Advance) -> Result<Advanced, LineError>;
+    /// Records that waiting fans were seen (index, ms), in one batch.
+    async fn touch(&self, seen: &[(Uuid, u64, i64)]) -> Result<(), LineError>;
+    /// What became of an index whose turn came.
+    async fn turn(&self, event: Uuid, index: u64) -> Result<Turn, LineError>;
+    /// An admitted shopper finished (ordered or released): they no longer count as active.
+    async fn finished(&self, event: Uuid, index: u64) -> Result<(), LineError>;
+    /// Asks every node's pacer to slow to `factor` until `until_ms`.
+    async fn throttle(&self, event: Uuid, factor: f64, until_ms: i64) -> Result<(), LineError>;
+    /// Raises the line's counters to at least these marks (after a reservation or a wipe).
+    async fn restore(&self, event: Uuid, marks: &Marks) -> Result<(), LineError>;
 }

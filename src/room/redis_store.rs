@@ -6,16 +6,25 @@
 //! connection fails does it go back to the pool for a fresh one. Every key of an event carries
 //! the event id as a hash tag (`fg:{<event>}:seq`) so one event's keys live on one Redis
 //! Cluster slot and its Lua scripts stay legal there.
+//!
+//! Keys of one event: `line` (hash: seq, ceiling, serving, tick, credit, admitted, skipped,
+//! rate, throttle, throttle_until, pq, seed, opened), `alive` (zset index → last seen ms),
+//! `active` (zset index → admission end ms), `adm` (hash index → admission end ms), `skip`
+//! (set of skipped indexes).
 
 use std::sync::RwLock;
 use std::time::Duration;
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use deadpool_redis::{Config, Pool, Runtime, Timeouts};
 use redis::aio::MultiplexedConnection;
+use redis::Script;
 use uuid::Uuid;
 
-use super::{LineError, LineStore};
+use super::{Advance, Advanced, Joined, LineError, LineState, LineStore, Marks, Opening, Turn};
 
 /// How long one Redis command may take before the line counts as unavailable.
 const COMMAND_TIMEOUT: Duration = Duration::from_millis(1_000);
@@ -123,6 +132,122 @@ impl RedisLineStore {
     }
 }
 
+/// Hands out the next join number within the reserved ceiling; `{-1, 0}` asks for more.
+static JOIN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+local ceiling = tonumber(redis.call('HGET', KEYS[1], 'ceiling') or '0')
+if seq >= ceiling then return {-1, 0} end
+seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local opened = redis.call('HEXISTS', KEYS[1], 'pq')
+if opened == 1 then redis.call('ZADD', KEYS[2], ARGV[1], seq) end
+return {seq, opened}
+",
+    )
+});
+
+/// Opens the line once; returns the opening that stands.
+static OPEN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('HEXISTS', KEYS[1], 'pq') == 0 then
+  redis.call('HSET', KEYS[1], 'pq', redis.call('HGET', KEYS[1], 'seq') or '0',
+             'seed', ARGV[1], 'opened', ARGV[2])
+end
+return redis.call('HMGET', KEYS[1], 'pq', 'seed', 'opened')
+",
+    )
+});
+
+/// One pacer tick, applied only if `tick` still holds the value the node read (so ticks from
+/// several nodes never admit twice): walks the serving counter forward, admitting fans seen
+/// recently (or protected) and skipping no-shows.
+static ADVANCE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local line, alive, active, adm, skip = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local expected = tonumber(ARGV[1])
+local now = tonumber(ARGV[2])
+local budget = tonumber(ARGV[3])
+local alive_after = tonumber(ARGV[5])
+local protect = tonumber(ARGV[6])
+local until_ms = ARGV[7]
+local smoothing = tonumber(ARGV[8])
+local max_walk = tonumber(ARGV[9])
+local tick = tonumber(redis.call('HGET', line, 'tick') or '0')
+local serving = tonumber(redis.call('HGET', line, 'serving') or '0')
+if tick ~= expected then return {0, 0, 0, serving} end
+local last = tonumber(redis.call('HGET', line, 'seq') or '0')
+local admitted, skipped, walked = 0, 0, 0
+while admitted < budget and serving < last and walked < max_walk do
+  local index = serving + 1
+  local seen = redis.call('ZSCORE', alive, index)
+  if index <= protect or (seen and tonumber(seen) >= alive_after) then
+    redis.call('HSET', adm, index, until_ms)
+    redis.call('ZADD', active, until_ms, index)
+    admitted = admitted + 1
+  else
+    redis.call('SADD', skip, index)
+    skipped = skipped + 1
+  end
+  if seen then redis.call('ZREM', alive, index) end
+  serving = index
+  walked = walked + 1
+end
+local rate = tonumber(redis.call('HGET', line, 'rate') or '0')
+if tick > 0 and now > tick then
+  rate = rate + (admitted * 60000 / (now - tick) - rate) * smoothing
+end
+redis.call('HSET', line, 'serving', serving, 'tick', ARGV[2], 'credit', ARGV[4],
+           'rate', string.format('%.6f', rate))
+redis.call('HINCRBY', line, 'admitted', admitted)
+redis.call('HINCRBY', line, 'skipped', skipped)
+return {1, admitted, skipped, serving}
+",
+    )
+});
+
+/// Raises counters to the durable marks (after a reservation or a wipe).
+static RESTORE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local function raise(field, value)
+  local current = tonumber(redis.call('HGET', KEYS[1], field) or '0')
+  if tonumber(value) > current then redis.call('HSET', KEYS[1], field, value) end
+end
+-- Join numbers below the floor may have been handed out before this line lost its data; a
+-- line that still holds a ceiling never lost them (and two nodes reserving at once must not
+-- skip each other's blocks).
+local ceiling = tonumber(redis.call('HGET', KEYS[1], 'ceiling') or '0')
+if ceiling == 0 then raise('seq', ARGV[1]) end
+raise('ceiling', ARGV[2])
+raise('serving', ARGV[3])
+if ARGV[4] ~= '' and redis.call('HEXISTS', KEYS[1], 'pq') == 0 then
+  redis.call('HSET', KEYS[1], 'pq', ARGV[4], 'seed', ARGV[5], 'opened', ARGV[6])
+end
+return 1
+",
+    )
+});
+
+fn field<T: std::str::FromStr + Default>(fields: &HashMap<String, String>, name: &str) -> T {
+    fields
+        .get(name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_default()
+}
+
+impl RedisLineStore {
+    async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, LineError> {
+        let mut conn = self.connection().await?;
+        self.guarded(invocation.invoke_async(&mut conn)).await
+    }
+}
+
 #[async_trait]
 impl LineStore for RedisLineStore {
     async fn ping(&self) -> Result<(), LineError> {
@@ -134,15 +259,162 @@ impl LineStore for RedisLineStore {
         }
     }
 
-    async fn next_seq(&self, event: Uuid) -> Result<u64, LineError> {
-        self.query(redis::cmd("INCR").arg(self.key(event, "seq")))
+    async fn join(&self, event: Uuid, now_ms: i64) -> Result<Joined, LineError> {
+        let (seq, opened): (i64, i64) = self
+            .invoke(
+                JOIN.key(self.key(event, "line"))
+                    .key(self.key(event, "alive"))
+                    .arg(now_ms),
+            )
+            .await?;
+        Ok(if seq < 0 {
+            Joined::NeedsReservation
+        } else {
+            Joined::Seq {
+                seq: seq as u64,
+                pre_queue: opened == 0,
+            }
+        })
+    }
+
+    async fn state(&self, event: Uuid, now_ms: i64) -> Result<LineState, LineError> {
+        let active = self.key(event, "active");
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZREMRANGEBYSCORE")
+            .arg(&active)
+            .arg("-inf")
+            .arg(now_ms)
+            .ignore()
+            .cmd("ZCARD")
+            .arg(&active)
+            .cmd("HGETALL")
+            .arg(self.key(event, "line"));
+        let (active, fields): (u64, HashMap<String, String>) = self.pipeline(&pipe).await?;
+        let throttled = field::<i64>(&fields, "throttle_until") > now_ms;
+        Ok(LineState {
+            last_seq: field(&fields, "seq"),
+            ceiling: field(&fields, "ceiling"),
+            serving: field(&fields, "serving"),
+            last_tick_ms: field(&fields, "tick"),
+            credit: field(&fields, "credit"),
+            admitted_total: field(&fields, "admitted"),
+            skipped_total: field(&fields, "skipped"),
+            rate_per_minute: field(&fields, "rate"),
+            active,
+            throttle: if throttled {
+                field(&fields, "throttle")
+            } else {
+                1.0
+            },
+            opening: fields.get("pq").map(|_| Opening {
+                prequeue_size: field(&fields, "pq"),
+                seed: field(&fields, "seed"),
+                opened_at_ms: field(&fields, "opened"),
+            }),
+        })
+    }
+
+    async fn open(&self, event: Uuid, seed: &str, now_ms: i64) -> Result<Opening, LineError> {
+        let (size, seed, opened): (u64, String, i64) = self
+            .invoke(OPEN.key(self.key(event, "line")).arg(seed).arg(now_ms))
+            .await?;
+        Ok(Opening {
+            prequeue_size: size,
+            seed,
+            opened_at_ms: opened,
+        })
+    }
+
+    async fn advance(&self, event: Uuid, tick: &Advance) -> Result<Advanced, LineError> {
+        let (ticked, admitted, skipped, serving): (i64, u64, u64, u64) = self
+            .invoke(
+                ADVANCE
+                    .key(self.key(event, "line"))
+                    .key(self.key(event, "alive"))
+                    .key(self.key(event, "active"))
+                    .key(self.key(event, "adm"))
+                    .key(self.key(event, "skip"))
+                    .arg(tick.expected_tick_ms)
+                    .arg(tick.now_ms)
+                    .arg(tick.admit)
+                    .arg(tick.credit)
+                    .arg(tick.alive_after_ms)
+                    .arg(tick.protect_through)
+                    .arg(tick.admitted_until_ms)
+                    .arg(tick.smoothing)
+                    .arg(tick.max_walk),
+            )
+            .await?;
+        Ok(Advanced {
+            ticked: ticked == 1,
+            admitted,
+            skipped,
+            serving,
+        })
+    }
+
+    async fn touch(&self, seen: &[(Uuid, u64, i64)]) -> Result<(), LineError> {
+        if seen.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for &(event, index, at) in seen {
+            pipe.cmd("ZADD")
+                .arg(self.key(event, "alive"))
+                .arg("GT")
+                .arg(at)
+                .arg(index)
+                .ignore();
+        }
+        self.pipeline::<()>(&pipe).await
+    }
+
+    async fn turn(&self, event: Uuid, index: u64) -> Result<Turn, LineError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("HGET")
+            .arg(self.key(event, "adm"))
+            .arg(index)
+            .cmd("SISMEMBER")
+            .arg(self.key(event, "skip"))
+            .arg(index);
+        let (until, skipped): (Option<i64>, bool) = self.pipeline(&pipe).await?;
+        Ok(match (until, skipped) {
+            (Some(until_ms), _) => Turn::Admitted { until_ms },
+            (None, true) => Turn::Skipped,
+            (None, false) => Turn::Unknown,
+        })
+    }
+
+    async fn finished(&self, event: Uuid, index: u64) -> Result<(), LineError> {
+        self.query(redis::cmd("ZREM").arg(self.key(event, "active")).arg(index))
             .await
     }
 
-    async fn last_seq(&self, event: Uuid) -> Result<u64, LineError> {
-        let seq: Option<u64> = self
-            .query(redis::cmd("GET").arg(self.key(event, "seq")))
-            .await?;
-        Ok(seq.unwrap_or(0))
+    async fn throttle(&self, event: Uuid, factor: f64, until_ms: i64) -> Result<(), LineError> {
+        self.query(
+            redis::cmd("HSET")
+                .arg(self.key(event, "line"))
+                .arg("throttle")
+                .arg(factor)
+                .arg("throttle_until")
+                .arg(until_ms),
+        )
+        .await
+    }
+
+    async fn restore(&self, event: Uuid, marks: &Marks) -> Result<(), LineError> {
+        let mut invocation = RESTORE.key(self.key(event, "line"));
+        invocation
+            .arg(marks.seq_floor)
+            .arg(marks.ceiling)
+            .arg(marks.serving);
+        match &marks.opening {
+            Some(o) => invocation
+                .arg(o.prequeue_size)
+                .arg(&o.seed)
+                .arg(o.opened_at_ms),
+            None => invocation.arg("").arg("").arg(""),
+        };
+        self.invoke(&invocation).await
     }
 }

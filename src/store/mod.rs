@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::config::{database_kind, DatabaseKind};
 use crate::domain::event::EventSpec;
 use crate::domain::order::{NewOrder, Order};
+use crate::room::{Marks, Opening};
 
 /// Name of the unique index that keeps an item in at most one live order.
 pub const ITEM_SOLD_ONCE: &str = "order_items_sold_once";
@@ -130,6 +131,16 @@ pub trait OrderStore: Send + Sync + 'static {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Order>, StoreError>;
+    /// Reserves the next `block` join numbers of an event's line: returns the ceiling before
+    /// and after. Join numbers at or below the old ceiling may have been handed out already.
+    async fn reserve_seqs(&self, event_id: Uuid, block: u64) -> Result<(u64, u64), StoreError>;
+    /// The durable marks of an event's line.
+    async fn line_marks(&self, event_id: Uuid) -> Result<Marks, StoreError>;
+    /// Raises the saved serving counter (never lowers it).
+    async fn save_serving(&self, event_id: Uuid, serving: u64) -> Result<(), StoreError>;
+    /// Keeps the opening draw (the first one saved stands).
+    async fn save_opening(&self, event_id: Uuid, opening: &Opening) -> Result<(), StoreError>;
+
     /// Marks an order cancelled and frees its items. Returns the order as it now stands and
     /// whether this call changed it (`false`: it was already cancelled), or `None` if unknown.
     async fn cancel_order(
@@ -179,4 +190,30 @@ fn parse_spec(text: &str) -> Result<EventSpec, StoreError> {
 fn spec_json(spec: &EventSpec) -> String {
     // EventSpec holds only strings, numbers and times: serializing cannot fail.
     serde_json::to_string(spec).expect("event spec serializes")
+}
+
+fn as_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn marks_from(
+    ceiling: i64,
+    serving: i64,
+    size: Option<i64>,
+    seed: Option<String>,
+    opened: Option<i64>,
+) -> Marks {
+    Marks {
+        seq_floor: ceiling.max(0) as u64,
+        ceiling: ceiling.max(0) as u64,
+        serving: serving.max(0) as u64,
+        opening: match (size, seed, opened) {
+            (Some(size), Some(seed), Some(opened_at_ms)) => Some(Opening {
+                prequeue_size: size.max(0) as u64,
+                seed,
+                opened_at_ms,
+            }),
+            _ => None,
+        },
+    }
 }

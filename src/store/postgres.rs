@@ -18,6 +18,7 @@ use super::{
     StoreError, StoredOrder, ITEM_SOLD_ONCE,
 };
 use crate::domain::order::{Item, NewOrder, Order, OrderStatus};
+use crate::room::{Marks, Opening};
 
 /// How long a request waits for a pooled connection before the database counts as unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -331,6 +332,69 @@ impl OrderStore for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         orders_from_rows(&rows)
+    }
+
+    async fn reserve_seqs(&self, event_id: Uuid, block: u64) -> Result<(u64, u64), StoreError> {
+        let after: i64 = sqlx::query_scalar(
+            "INSERT INTO line_marks (event_id, seq_ceiling) VALUES ($1, $2) \
+             ON CONFLICT (event_id) DO UPDATE SET seq_ceiling = line_marks.seq_ceiling + $2 \
+             RETURNING seq_ceiling",
+        )
+        .bind(event_id)
+        .bind(super::as_i64(block))
+        .fetch_one(&self.pool)
+        .await?;
+        let after = after.max(0) as u64;
+        Ok((after.saturating_sub(block), after))
+    }
+
+    async fn line_marks(&self, event_id: Uuid) -> Result<Marks, StoreError> {
+        let row = sqlx::query(
+            "SELECT seq_ceiling, serving, prequeue_size, seed, opened_at_ms FROM line_marks \
+             WHERE event_id = $1",
+        )
+        .bind(event_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            None => Marks::default(),
+            Some(row) => super::marks_from(
+                row.try_get("seq_ceiling")?,
+                row.try_get("serving")?,
+                row.try_get("prequeue_size")?,
+                row.try_get("seed")?,
+                row.try_get("opened_at_ms")?,
+            ),
+        })
+    }
+
+    async fn save_serving(&self, event_id: Uuid, serving: u64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO line_marks (event_id, serving) VALUES ($1, $2) \
+             ON CONFLICT (event_id) DO UPDATE SET serving = GREATEST(line_marks.serving, $2)",
+        )
+        .bind(event_id)
+        .bind(super::as_i64(serving))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn save_opening(&self, event_id: Uuid, opening: &Opening) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO line_marks (event_id, prequeue_size, seed, opened_at_ms) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO UPDATE SET \
+             prequeue_size = COALESCE(line_marks.prequeue_size, $2), \
+             seed = COALESCE(line_marks.seed, $3), \
+             opened_at_ms = COALESCE(line_marks.opened_at_ms, $4)",
+        )
+        .bind(event_id)
+        .bind(super::as_i64(opening.prequeue_size))
+        .bind(&opening.seed)
+        .bind(opening.opened_at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn cancel_order(

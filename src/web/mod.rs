@@ -31,7 +31,7 @@ pub const ORGANIZER_BODY_LIMIT: usize = 256 * 1024;
 pub struct AppState {
     pub settings: Settings,
     pub store: Arc<dyn OrderStore>,
-    pub room: Room,
+    pub room: Arc<Room>,
     pub registry: Arc<Registry>,
     pub signer: TokenSigner,
     pub clock: Arc<dyn Clock>,

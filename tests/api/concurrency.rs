@@ -87,17 +87,11 @@ async fn two_thousand_concurrent_buyers_sell_exactly_the_800_items_once() {
 }
 
 async fn attempt(client: &reqwest::Client, base: &str, event: &str, i: usize) -> Attempt {
-    let joined = client
-        .post(format!("{base}/api/v1/events/{event}/queue"))
-        .send()
-        .await;
-    let Ok(joined) = joined else {
-        return Attempt::Unexpected("join failed".into());
+    let admission = match admit(client, base, event).await {
+        Ok(admission) => admission,
+        Err(e) => return Attempt::Unexpected(format!("not admitted: {e}")),
     };
-    let joined: Value = joined.json().await.unwrap_or_default();
-    let Some(admission) = joined["admission"].as_str() else {
-        return Attempt::Unexpected(format!("not admitted: {joined}"));
-    };
+    let admission = admission.as_str();
     let body = if i % 2 == 0 {
         let seat = (i / 2) % 500;
         json!({"seats": [format!("A-{}-{}", seat / 50 + 1, seat % 50 + 1)]})

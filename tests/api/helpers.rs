@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use floodgate::clock::ManualClock;
+use floodgate::clock::ShiftedClock;
 use floodgate::config::Settings;
 use floodgate::startup::Application;
 use floodgate::web::AppState;
@@ -110,7 +110,7 @@ impl TestData {
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
-    pub clock: Arc<ManualClock>,
+    pub clock: Arc<ShiftedClock>,
     pub data: TestData,
     #[allow(dead_code)] // reached by tests that inspect the stores directly
     pub state: actix_web::web::Data<AppState>,
@@ -135,7 +135,7 @@ impl TestApp {
             floodgate::telemetry::init_logs("info,sqlx=warn");
         }
         let settings = data.settings(extra);
-        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let clock = Arc::new(ShiftedClock::new());
         let app = Application::build_with_clock(settings, clock.clone())
             .await
             .expect("building the app");
@@ -236,28 +236,22 @@ impl TestApp {
 
     /// Joins the line and waits until admitted: returns the admission token.
     pub async fn admitted_fan(&self, event: &str) -> String {
-        let joined = self.join_queue(event).await;
-        if let Some(admission) = joined["admission"].as_str() {
-            return admission.to_string();
-        }
-        let ticket = joined["ticket"].as_str().unwrap().to_string();
-        for _ in 0..600 {
-            let status: Value = self
-                .client
-                .get(self.url(&format!("/api/v1/events/{event}/queue")))
-                .bearer_auth(&ticket)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if let Some(admission) = status["admission"].as_str() {
-                return admission.to_string();
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("not admitted in time");
+        admit(&self.client, &self.base, event)
+            .await
+            .expect("admitted in time")
+    }
+
+    /// A fan's status with their ticket.
+    pub async fn queue_status(&self, event: &str, ticket: &str) -> Value {
+        self.client
+            .get(self.url(&format!("/api/v1/events/{event}/queue")))
+            .bearer_auth(ticket)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     /// `POST …/holds` with a JSON body and an admission.
@@ -361,4 +355,40 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
     assert_eq!(body["error"], code, "{body}");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
     body
+}
+
+/// Joins `event` on the server at `base` and polls until admitted (30 s at most).
+pub async fn admit(client: &reqwest::Client, base: &str, event: &str) -> Result<String, String> {
+    let joined = client
+        .post(format!("{base}/api/v1/events/{event}/queue"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !joined.status().is_success() {
+        return Err(format!("join answered {}", joined.status()));
+    }
+    let joined: Value = joined.json().await.map_err(|e| e.to_string())?;
+    if let Some(admission) = joined["admission"].as_str() {
+        return Ok(admission.to_string());
+    }
+    let ticket = joined["ticket"].as_str().ok_or("no ticket")?.to_string();
+    for _ in 0..600 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let status: Value = client
+            .get(format!("{base}/api/v1/events/{event}/queue"))
+            .bearer_auth(&ticket)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(admission) = status["admission"].as_str() {
+            return Ok(admission.to_string());
+        }
+        if status["state"] == "expired" {
+            return Err(format!("expired: {status}"));
+        }
+    }
+    Err("not admitted in time".into())
 }

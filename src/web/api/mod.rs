@@ -43,6 +43,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(queue::join))
             .route(web::get().to(queue::status)),
     )
+    .route("/events/{id}/fairness", web::get().to(queue::fairness))
     .route("/events/{id}/seats", web::get().to(shop::seats))
     .service(
         web::resource("/events/{id}/holds")

@@ -1,15 +1,46 @@
-//! Fan endpoints of the waiting room: join the line, read one's status.
+//! Fan endpoints of the waiting room: join the line, read one's status, check the draw.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{TimeZone, Utc};
 use uuid::Uuid;
 
 use super::inventory;
 use crate::inventory::actor::GetSnapshot;
-use crate::room::line::Status;
+use crate::room::line::{RoomError, Rules, Status};
+use crate::room::pacer;
+use crate::room::pacing::PREQUEUE_METHOD;
 use crate::web::auth::{admission_cookie, fan_token, ticket_cookie};
 use crate::web::error::ApiError;
 use crate::web::State;
+
+/// Seconds a fan should wait before joining again when the line is full.
+pub const LINE_FULL_RETRY_AFTER_SECS: u64 = 30;
+
+impl From<RoomError> for ApiError {
+    fn from(e: RoomError) -> Self {
+        match e {
+            RoomError::Line(e) => e.into(),
+            RoomError::Store(e) => e.into(),
+            RoomError::Full => ApiError::Busy(
+                "the line for this event is full; try again shortly".into(),
+                LINE_FULL_RETRY_AFTER_SECS,
+            ),
+        }
+    }
+}
+
+/// The event's line rules on this node: cached, or read from its actor on first use (which
+/// also makes this node's pacer tick the event). Unknown events are 404.
+pub async fn rules(state: &State, event: Uuid) -> Result<Rules, ApiError> {
+    if let Some(rules) = state.room.rules(event) {
+        return Ok(rules);
+    }
+    let snap = inventory(state, event).await?.ask(GetSnapshot).await?;
+    let rules = pacer::rules(&snap, 1.0);
+    state.room.set_rules(event, rules);
+    Ok(rules)
+}
 
 fn cookie(name: String, value: String) -> Cookie<'static> {
     Cookie::build(name, value)
@@ -48,10 +79,13 @@ pub async fn join(
             ));
         }
     }
-    let snap = inventory(&state, event).await?.ask(GetSnapshot).await?;
+    let rules = rules(&state, event).await?;
+    if rules.sale == crate::domain::inventory::SaleState::Closed {
+        return Err(ApiError::SaleNotOpen("the sale has closed".into()));
+    }
     let current = fan_token(&req, &ticket_cookie(event));
-    let (claims, created) = state.room.join(event, current.as_deref()).await?;
-    let status = state.room.status(&claims, &snap.spec, snap.state).await?;
+    let (claims, created) = state.room.join(event, current.as_deref(), &rules).await?;
+    let status = state.room.status(&claims, &rules).await?;
     let builder = if created {
         HttpResponse::Created()
     } else {
@@ -67,12 +101,29 @@ pub async fn status(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let event = path.into_inner();
-    let snap = inventory(&state, event).await?.ask(GetSnapshot).await?;
+    let rules = rules(&state, event).await?;
     let claims = fan_token(&req, &ticket_cookie(event))
         .and_then(|t| state.room.ticket(event, &t))
         .ok_or_else(|| {
             ApiError::NotAdmitted("no valid queue ticket for this event: join the line".into())
         })?;
-    let status = state.room.status(&claims, &snap.spec, snap.state).await?;
+    let status = state.room.status(&claims, &rules).await?;
     Ok(respond(HttpResponse::Ok(), event, &status))
+}
+
+/// `GET /api/v1/events/{id}/fairness`: the pre-queue draw, published once the line opened.
+pub async fn fairness(state: State, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let event = path.into_inner();
+    rules(&state, event).await?;
+    let opening = state.room.opening(event).await?.ok_or_else(|| {
+        ApiError::SaleNotOpen("the line has not opened yet; the seed is drawn at opening".into())
+    })?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "event_id": event,
+        "opened_at": Utc.timestamp_millis_opt(opening.opened_at_ms).single(),
+        "pre_queue_size": opening.prequeue_size,
+        "seed": opening.seed,
+        "algorithm": "HMAC-SHA256",
+        "method": PREQUEUE_METHOD,
+    })))
 }

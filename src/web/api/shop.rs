@@ -117,11 +117,23 @@ pub async fn release(
     let claims = admission(&req, &state, event)?;
     actor
         .ask(ReleaseHold {
-            session: claims.session,
+            session: claims.session.clone(),
             hold_id,
         })
         .await??;
+    finished_shopping(&state, event, claims.seq);
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The shopper ordered or released: they stop counting against `max_active`, so the pacer
+/// can admit the next fan. Done in the background: the fan's answer does not wait for it.
+fn finished_shopping(state: &State, event: Uuid, index: u64) {
+    let room = state.room.clone();
+    actix_web::rt::spawn(async move {
+        if let Err(e) = room.finished(event, index).await {
+            tracing::warn!(%event, error = %e, "could not mark a shopper finished");
+        }
+    });
 }
 
 /// Body of `POST …/holds/{hold_id}/order`.
@@ -176,7 +188,7 @@ pub async fn order(
     let buyer = Buyer::parse(&body.name, &body.email).map_err(|e| ApiError::Invalid(e.0))?;
     let ticket = actor
         .ask(PlaceOrder {
-            session: claims.session,
+            session: claims.session.clone(),
             hold_id,
             request_hash: request_hash(hold_id, &buyer),
             key,
@@ -190,6 +202,9 @@ pub async fn order(
     };
     match reply {
         Ok((order, created)) => {
+            if created {
+                finished_shopping(&state, event, claims.seq);
+            }
             let mut response = if created {
                 HttpResponse::Created()
             } else {

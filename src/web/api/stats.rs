@@ -58,6 +58,9 @@ struct Stats {
     admitted_total: u64,
     active_shoppers: u64,
     admission_rate_per_minute: f64,
+    skipped_no_shows: u64,
+    serving: u64,
+    last_seq: u64,
     sold: u64,
     held: u64,
     available: u64,
@@ -77,6 +80,7 @@ pub async fn stats(
 ) -> Result<HttpResponse, ApiError> {
     let event = path.into_inner();
     let snap = inventory(&state, event).await?.ask(GetSnapshot).await?;
+    crate::web::api::queue::rules(&state, event).await?;
     let line = state.room.stats(event).await?;
     let refusals = state.counters.get(event);
     Ok(HttpResponse::Ok().json(Stats {
@@ -84,6 +88,9 @@ pub async fn stats(
         admitted_total: line.admitted_total,
         active_shoppers: line.active_shoppers,
         admission_rate_per_minute: line.admission_rate_per_minute,
+        skipped_no_shows: line.skipped_total,
+        serving: line.serving,
+        last_seq: line.last_seq,
         sold: snap.totals.sold,
         held: snap.totals.held,
         available: snap.totals.available,
