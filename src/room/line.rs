@@ -82,6 +82,8 @@ pub enum FanState {
 pub struct Status {
     pub ticket: String,
     pub state: FanState,
+    /// The fan's join number (their place in join order; the draw reorders the pre-queue).
+    pub join_number: u64,
     pub position: u64,
     pub ahead: u64,
     pub eta_secs: u64,
@@ -349,6 +351,7 @@ impl Room {
         let mut status = Status {
             ticket: self.signer.sign(ticket),
             state: FanState::Waiting,
+            join_number: ticket.seq,
             position: 0,
             ahead: 0,
             eta_secs: 0,

@@ -8,4 +8,6 @@ mod events;
 mod health;
 mod orders;
 mod outages;
+mod pacer;
+mod room;
 mod shop;
