@@ -3,8 +3,9 @@
 //! row and insert the order), with the same 64 concurrent clients on one event, in one run.
 //!
 //! Run: `FLOODGATE_BENCH_POSTGRES_URL=postgres://user@127.0.0.1:5432/postgres cargo bench --bench orders`
-//! (creates and drops its own database). `BENCH_SECS` sets each phase's length (default 10),
-//! `BENCH_CLIENTS` the concurrency (default 64).
+//! (creates and drops its own database). `BENCH_SECS` sets each run's length (default 5),
+//! `BENCH_ROUNDS` the interleaved rounds (default 3, medians reported), `BENCH_CLIENTS` the
+//! concurrency (default 64), `COMMIT_CONCURRENCY` the committer's batches in flight (default 1).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -39,7 +40,7 @@ fn main() {
         eprintln!("set FLOODGATE_BENCH_POSTGRES_URL to a Postgres server URL (see the file's doc)");
         std::process::exit(2);
     };
-    let secs = env_or("BENCH_SECS", 10);
+    let secs = env_or("BENCH_SECS", 5);
     // Install the metrics recorder first: the committer's batch figures are read from it.
     floodgate::telemetry::metrics_handle();
     let clients = env_or("BENCH_CLIENTS", 64) as usize;
@@ -53,8 +54,28 @@ fn main() {
         let url = format!("{base}/{name}");
         let duration = Duration::from_secs(secs);
 
-        let naive = naive(&url, clients, duration).await;
-        let (actor, batches, commit_ms) = floodgate_path(&url, clients, duration).await;
+        // Interleaved rounds, medians compared: this machine is shared and drifts.
+        let rounds = env_or("BENCH_ROUNDS", 3) as usize;
+        let (mut naives, mut actors) = (Vec::new(), Vec::new());
+        let (mut batches, mut commit_ms) = (0.0, 0.0);
+        for round in 0..rounds {
+            naives.push(naive(&url, clients, duration, round == 0).await);
+            let (rate, batch, commit) = floodgate_path(&url, clients, duration).await;
+            actors.push(rate);
+            (batches, commit_ms) = (batch, commit);
+        }
+        let list = |v: &[f64]| {
+            v.iter()
+                .map(|x| format!("{x:.0}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!(
+            "naive runs: {}   actor runs: {}",
+            list(&naives),
+            list(&actors)
+        );
+        let (naive, actor) = (median(&mut naives), median(&mut actors));
 
         println!();
         println!("orders/s on Postgres, {clients} clients, {secs} s per design, one event");
@@ -64,7 +85,7 @@ fn main() {
             "  ratio:                                      {:>10.1}x",
             actor / naive
         );
-        println!("  mean batch: {batches:.1} orders, mean commit: {commit_ms:.2} ms");
+        println!("  mean batch: {batches:.1} orders, mean commit: {commit_ms:.2} ms (all rounds)");
         conn.execute(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE {name} WITH (FORCE)"
         )))
@@ -119,20 +140,27 @@ where
 }
 
 /// The naive design: every order is its own transaction on a hot counter row.
-async fn naive(url: &str, clients: usize, duration: Duration) -> f64 {
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+async fn naive(url: &str, clients: usize, duration: Duration, create: bool) -> f64 {
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(clients as u32)
         .connect(url)
         .await
         .expect("pool");
-    pool.execute(
-        "CREATE TABLE naive_tiers (id INT PRIMARY KEY, remaining INT NOT NULL); \
+    if create {
+        pool.execute(
+            "CREATE TABLE naive_tiers (id INT PRIMARY KEY, remaining INT NOT NULL); \
          CREATE TABLE naive_orders (id UUID PRIMARY KEY, tier INT NOT NULL, name TEXT NOT NULL, \
              email TEXT NOT NULL, total_cents BIGINT NOT NULL, created_at TIMESTAMPTZ NOT NULL); \
          INSERT INTO naive_tiers VALUES (1, 100000000);",
-    )
-    .await
-    .expect("naive schema");
+        )
+        .await
+        .expect("naive schema");
+    }
     drive(clients, duration, move |_, _| {
         let pool = pool.clone();
         async move {
@@ -203,6 +231,7 @@ async fn floodgate_path(url: &str, clients: usize, duration: Duration) -> (f64, 
                 max_batch: 512,
                 linger: Duration::ZERO,
                 slowdown: Duration::ZERO,
+                concurrency: env_or("COMMIT_CONCURRENCY", 1) as usize,
             },
         },
     ));
@@ -244,7 +273,7 @@ async fn floodgate_path(url: &str, clients: usize, duration: Duration) -> (f64, 
     .await;
     let sold = store.load_sales(event).await.expect("sales").orders.len();
     let (batch, commit_ms) = batch_figures();
-    println!("actor path committed {sold} orders");
+    let _ = sold;
     (rate, batch, commit_ms)
 }
 

@@ -85,6 +85,8 @@ pub struct Settings {
     pub commit_linger: Duration,
     /// Artificial delay before each commit: for backpressure tests only (0 in production).
     pub commit_slowdown: Duration,
+    /// Batches of one event committing at once.
+    pub commit_concurrency: usize,
     /// How often the pacer ticks.
     pub room_tick: Duration,
     /// Oldest line snapshot a status poll may answer from.
@@ -169,6 +171,7 @@ impl Settings {
             commit_max_batch: parse_var(&var, "COMMIT_MAX_BATCH", "512")?,
             commit_linger: Duration::from_millis(parse_var(&var, "COMMIT_LINGER_MS", "0")?),
             commit_slowdown: Duration::from_millis(parse_var(&var, "COMMIT_SLOWDOWN_MS", "0")?),
+            commit_concurrency: parse_var::<usize>(&var, "COMMIT_CONCURRENCY", "1")?.max(1),
             room_tick: Duration::from_millis(parse_var(&var, "ROOM_TICK_MS", "250")?),
             snapshot_max_age: Duration::from_millis(parse_var(&var, "SNAPSHOT_MAX_AGE_MS", "500")?),
             liveness_grace: Duration::from_secs(parse_var(&var, "LIVENESS_GRACE_SECS", "30")?),

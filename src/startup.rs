@@ -81,6 +81,7 @@ impl Application {
                     max_batch: settings.commit_max_batch.max(1),
                     linger: settings.commit_linger,
                     slowdown: settings.commit_slowdown,
+                    concurrency: settings.commit_concurrency,
                 },
             },
         ));

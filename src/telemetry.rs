@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
+use actix_web::HttpMessage;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Latency buckets in seconds: fine below 10 ms where status polls live, coarse above.
@@ -74,9 +75,53 @@ fn describe_metrics() {
     );
     describe_gauge!("inventory_actors", "Inventory actors running on this node");
     describe_counter!(
+        "line_admitted_total",
+        "Fans admitted from the line (this node's ticks)"
+    );
+    describe_counter!(
+        "line_skipped_total",
+        "No-shows skipped by the pacer (this node's ticks)"
+    );
+    describe_counter!(
+        "pacer_throttled_ticks_total",
+        "Pacer ticks slowed by a saturated shop"
+    );
+    describe_gauge!("line_waiting", "Fans waiting in an event's line");
+    describe_gauge!("line_serving", "An event's serving counter");
+    describe_gauge!("line_last_seq", "Last join number issued for an event");
+    describe_gauge!(
+        "line_active_shoppers",
+        "Admitted shoppers still active, per event"
+    );
+    describe_gauge!(
+        "line_admission_rate_per_minute",
+        "Measured (smoothed) admissions per minute, per event"
+    );
+    describe_counter!(
         "requests_rejected_total",
         "Requests refused at the edge or the shop, by reason"
     );
+}
+
+/// Marks a request that no route matched (set by the fallback handlers), so it is counted
+/// under `unmatched` rather than its path.
+#[derive(Clone, Copy, Debug)]
+pub struct Unmatched;
+
+/// The route pattern of a routed request, rebuilt from its path and matched parameters
+/// (`/api/v1/events/{id}/queue`). `HttpRequest::match_pattern` would route the path a second
+/// time through the router's regexes, which costs a status poll a measurable share of its time.
+fn route_label(req: &actix_web::HttpRequest) -> String {
+    if req.extensions().get::<Unmatched>().is_some() {
+        return "unmatched".into();
+    }
+    let mut label = req.path().to_string();
+    for (name, value) in req.match_info().iter() {
+        if !value.is_empty() {
+            label = label.replacen(value, &format!("{{{name}}}"), 1);
+        }
+    }
+    label
 }
 
 /// Middleware: counts and times each request under its route pattern (`/api/v1/events/{id}`,
@@ -86,12 +131,11 @@ pub async fn record_request(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let method = req.method().as_str().to_owned();
     let response = next.call(req).await;
-    let status = match &response {
-        Ok(r) => r.status().as_u16(),
-        Err(e) => e.as_response_error().status_code().as_u16(),
+    let (status, route) = match &response {
+        Ok(r) => (r.status().as_u16(), route_label(r.request())),
+        Err(e) => (e.as_response_error().status_code().as_u16(), "error".into()),
     };
     let labels = [
         ("route", route),

@@ -5,17 +5,20 @@
 //! transaction, and reports each order's outcome to the actor, which answers the waiting
 //! requests. While one batch commits the next one gathers, so under load batches grow by
 //! themselves and the cost of a commit (a round trip and an fsync) is shared by hundreds of
-//! orders; at low load a lone order is written at once, with no added latency.
+//! orders; at low load a lone order is written at once, with no added latency. Up to
+//! `concurrency` batches commit at once, so a batch need not wait for the previous one's
+//! fsync; the actor has already decided every order, so their commit order does not matter.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::Addr;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::actor::{CommitDone, InventoryActor};
-use crate::domain::order::NewOrder;
+use crate::domain::order::{CommitOutcome, NewOrder, Order};
 use crate::store::OrderStore;
 
 /// One order waiting to be written, with the hold it came from.
@@ -33,12 +36,14 @@ pub struct BatchSettings {
     pub linger: Duration,
     /// Extra delay before each commit: only for tests of backpressure (a slow database).
     pub slowdown: Duration,
+    /// Batches committing at once (each on its own connection).
+    pub concurrency: usize,
 }
 
 /// The last commit's duration and when it finished: the shop's saturation signal.
 pub type CommitLatency = Arc<std::sync::Mutex<Option<(Duration, Instant)>>>;
 
-/// Runs until the actor's side of the channel closes.
+/// Runs until the actor's side of the channel closes and every commit has reported.
 pub async fn run(
     store: Arc<dyn OrderStore>,
     mut queue: mpsc::Receiver<CommitJob>,
@@ -46,50 +51,83 @@ pub async fn run(
     settings: BatchSettings,
     latency: CommitLatency,
 ) {
-    let mut batch: Vec<CommitJob> = Vec::with_capacity(settings.max_batch);
-    while let Some(first) = queue.recv().await {
-        batch.push(first);
-        let deadline = tokio::time::Instant::now() + settings.linger;
-        while batch.len() < settings.max_batch {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) if settings.linger.is_zero() => break,
-                Err(_) => match tokio::time::timeout_at(deadline, queue.recv()).await {
-                    Ok(Some(job)) => batch.push(job),
-                    _ => break,
-                },
+    let mut inflight = FuturesUnordered::new();
+    let mut open = true;
+    while open || !inflight.is_empty() {
+        tokio::select! {
+            first = queue.recv(), if open && inflight.len() < settings.concurrency.max(1) => {
+                match first {
+                    Some(first) => {
+                        let batch = gather(first, &mut queue, &settings).await;
+                        inflight.push(commit(store.clone(), batch, settings, latency.clone()));
+                    }
+                    None => open = false,
+                }
+            }
+            Some(results) = inflight.next() => {
+                // do_send ignores the mailbox bound on purpose: a verdict is never dropped.
+                actor.do_send(CommitDone { results });
             }
         }
-        let started = Instant::now();
-        if !settings.slowdown.is_zero() {
-            tokio::time::sleep(settings.slowdown).await;
-        }
-        let orders: Vec<NewOrder> = batch.iter().map(|job| job.order.clone()).collect();
-        let outcomes = store.commit_orders(&orders).await;
-        let took = started.elapsed();
-        *latency.lock().unwrap_or_else(|p| p.into_inner()) = Some((took, Instant::now()));
-        metrics::histogram!("order_commit_duration_seconds").record(took.as_secs_f64());
-        metrics::histogram!("order_batch_size").record(orders.len() as f64);
-        let outcomes: Vec<_> = match outcomes {
-            Ok(outcomes) => outcomes.into_iter().map(Some).collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, orders = orders.len(), "group commit failed");
-                vec![None; orders.len()]
-            }
-        };
-        let results = batch
-            .drain(..)
-            .zip(outcomes)
-            .map(|(job, outcome)| {
-                (
-                    job.hold_id,
-                    job.order.order,
-                    job.order.idempotency_key,
-                    outcome,
-                )
-            })
-            .collect();
-        // do_send ignores the mailbox bound on purpose: a verdict must never be dropped.
-        actor.do_send(CommitDone { results });
     }
+}
+
+/// Everything queued behind `first` (up to `max_batch`), waiting up to `linger` for more.
+async fn gather(
+    first: CommitJob,
+    queue: &mut mpsc::Receiver<CommitJob>,
+    settings: &BatchSettings,
+) -> Vec<CommitJob> {
+    let mut batch = Vec::with_capacity(settings.max_batch);
+    batch.push(first);
+    let deadline = tokio::time::Instant::now() + settings.linger;
+    while batch.len() < settings.max_batch {
+        match queue.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) if settings.linger.is_zero() => break,
+            Err(_) => match tokio::time::timeout_at(deadline, queue.recv()).await {
+                Ok(Some(job)) => batch.push(job),
+                _ => break,
+            },
+        }
+    }
+    batch
+}
+
+/// Writes one batch; returns each order with its hold and outcome (`None`: not written).
+async fn commit(
+    store: Arc<dyn OrderStore>,
+    batch: Vec<CommitJob>,
+    settings: BatchSettings,
+    latency: CommitLatency,
+) -> Vec<(Uuid, Order, String, Option<CommitOutcome>)> {
+    let started = Instant::now();
+    if !settings.slowdown.is_zero() {
+        tokio::time::sleep(settings.slowdown).await;
+    }
+    let orders: Vec<NewOrder> = batch.iter().map(|job| job.order.clone()).collect();
+    let outcomes = store.commit_orders(&orders).await;
+    let took = started.elapsed();
+    *latency.lock().unwrap_or_else(|p| p.into_inner()) = Some((took, Instant::now()));
+    metrics::histogram!("order_commit_duration_seconds").record(took.as_secs_f64());
+    metrics::histogram!("order_batch_size").record(orders.len() as f64);
+    let outcomes: Vec<_> = match outcomes {
+        Ok(outcomes) => outcomes.into_iter().map(Some).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, orders = orders.len(), "group commit failed");
+            vec![None; orders.len()]
+        }
+    };
+    batch
+        .into_iter()
+        .zip(outcomes)
+        .map(|(job, outcome)| {
+            (
+                job.hold_id,
+                job.order.order,
+                job.order.idempotency_key,
+                outcome,
+            )
+        })
+        .collect()
 }

@@ -124,7 +124,7 @@ type Draw = (Opening, Arc<Vec<u32>>);
 
 #[derive(Clone)]
 struct Cached {
-    state: LineState,
+    state: Arc<LineState>,
     at: DateTime<Utc>,
 }
 
@@ -199,7 +199,7 @@ impl Room {
     }
 
     /// The line state, from this node's snapshot when it is fresh enough.
-    async fn line_state(&self, event: Uuid) -> Result<LineState, LineError> {
+    async fn line_state(&self, event: Uuid) -> Result<Arc<LineState>, LineError> {
         let now = self.clock.now();
         let max_age =
             chrono::Duration::from_std(self.settings.snapshot_max_age).unwrap_or_default();
@@ -211,8 +211,8 @@ impl Room {
         self.refresh(event, now).await
     }
 
-    async fn refresh(&self, event: Uuid, now: DateTime<Utc>) -> Result<LineState, LineError> {
-        let state = self.line.state(event, ms(now)).await?;
+    async fn refresh(&self, event: Uuid, now: DateTime<Utc>) -> Result<Arc<LineState>, LineError> {
+        let state = Arc::new(self.line.state(event, ms(now)).await?);
         lock(&self.lines).insert(
             event,
             Cached {
@@ -339,7 +339,13 @@ impl Room {
     }
 
     /// A fan's status; a fan whose turn came gets their admission token.
-    pub async fn status(&self, ticket: &Claims, rules: &Rules) -> Result<Status, LineError> {
+    /// `token` is the signed form of `ticket`, echoed back (polls never re-sign).
+    pub async fn status(
+        &self,
+        ticket: &Claims,
+        token: String,
+        rules: &Rules,
+    ) -> Result<Status, LineError> {
         let now = self.clock.now();
         let event = ticket.event;
         let line = self.line_state(event).await?;
@@ -349,7 +355,7 @@ impl Room {
             f64::from(rules.rate_per_minute)
         };
         let mut status = Status {
-            ticket: self.signer.sign(ticket),
+            ticket: token,
             state: FanState::Waiting,
             join_number: ticket.seq,
             position: 0,
@@ -429,8 +435,8 @@ impl Room {
 
     /// The opening draw, once the line opened (for the fairness endpoint).
     pub async fn opening(&self, event: Uuid) -> Result<Option<Opening>, RoomError> {
-        if let Some(opening) = self.line_state(event).await?.opening {
-            return Ok(Some(opening));
+        if let Some(opening) = &self.line_state(event).await?.opening {
+            return Ok(Some(opening.clone()));
         }
         Ok(self.store.line_marks(event).await?.opening)
     }
@@ -506,9 +512,20 @@ impl Room {
             )
             .await?;
         if let Some(cached) = lock(&self.lines).get_mut(&event) {
-            cached.state.serving = cached.state.serving.max(advanced.serving);
+            Arc::make_mut(&mut cached.state).serving = cached.state.serving.max(advanced.serving);
         }
         tracing::debug!(%event, ?budget, ?advanced, "pacer tick");
+        let label = event.to_string();
+        metrics::gauge!("line_waiting", "event" => label.clone()).set(
+            line.last_seq
+                .saturating_sub(advanced.serving.max(line.serving)) as f64,
+        );
+        metrics::gauge!("line_serving", "event" => label.clone())
+            .set(advanced.serving.max(line.serving) as f64);
+        metrics::gauge!("line_last_seq", "event" => label.clone()).set(line.last_seq as f64);
+        metrics::gauge!("line_active_shoppers", "event" => label.clone()).set(line.active as f64);
+        metrics::gauge!("line_admission_rate_per_minute", "event" => label)
+            .set(line.rate_per_minute);
         if advanced.ticked {
             metrics::counter!("line_admitted_total").increment(advanced.admitted);
             metrics::counter!("line_skipped_total").increment(advanced.skipped);

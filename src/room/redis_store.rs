@@ -8,7 +8,7 @@
 //! Cluster slot and its Lua scripts stay legal there.
 //!
 //! Keys of one event: `line` (hash: seq, ceiling, serving, tick, credit, admitted, skipped,
-//! rate, throttle, throttle_until, pq, seed, opened), `alive` (zset index → last seen ms),
+//! rate, throttle, throttle_until, pq, seed, opened), `alive` (hash index → last seen ms),
 //! `active` (zset index → admission end ms), `adm` (hash index → admission end ms), `skip`
 //! (set of skipped indexes).
 
@@ -136,13 +136,15 @@ impl RedisLineStore {
 static JOIN: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
-local ceiling = tonumber(redis.call('HGET', KEYS[1], 'ceiling') or '0')
+local line = redis.call('HMGET', KEYS[1], 'seq', 'ceiling', 'pq')
+local seq, ceiling = tonumber(line[1] or '0'), tonumber(line[2] or '0')
 if seq >= ceiling then return {-1, 0} end
 seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-local opened = redis.call('HEXISTS', KEYS[1], 'pq')
-if opened == 1 then redis.call('ZADD', KEYS[2], ARGV[1], seq) end
-return {seq, opened}
+if line[3] then
+  redis.call('HSET', KEYS[2], seq, ARGV[1])
+  return {seq, 1}
+end
+return {seq, 0}
 ",
     )
 });
@@ -182,7 +184,7 @@ local last = tonumber(redis.call('HGET', line, 'seq') or '0')
 local admitted, skipped, walked = 0, 0, 0
 while admitted < budget and serving < last and walked < max_walk do
   local index = serving + 1
-  local seen = redis.call('ZSCORE', alive, index)
+  local seen = redis.call('HGET', alive, index)
   if index <= protect or (seen and tonumber(seen) >= alive_after) then
     redis.call('HSET', adm, index, until_ms)
     redis.call('ZADD', active, until_ms, index)
@@ -191,7 +193,7 @@ while admitted < budget and serving < last and walked < max_walk do
     redis.call('SADD', skip, index)
     skipped = skipped + 1
   end
-  if seen then redis.call('ZREM', alive, index) end
+  if seen then redis.call('HDEL', alive, index) end
   serving = index
   walked = walked + 1
 end
@@ -359,11 +361,10 @@ impl LineStore for RedisLineStore {
         }
         let mut pipe = redis::pipe();
         for &(event, index, at) in seen {
-            pipe.cmd("ZADD")
+            pipe.cmd("HSET")
                 .arg(self.key(event, "alive"))
-                .arg("GT")
-                .arg(at)
                 .arg(index)
+                .arg(at)
                 .ignore();
         }
         self.pipeline::<()>(&pipe).await

@@ -100,7 +100,7 @@ impl Sim {
             .iter()
             .filter(|f| f.seq % POLL_EVERY_TICKS == step % POLL_EVERY_TICKS)
         {
-            self.room.status(fan, rules).await.unwrap();
+            self.room.status(fan, String::new(), rules).await.unwrap();
         }
         self.room.flush_liveness().await.unwrap();
         self.room.tick(self.event, rules).await.unwrap()
@@ -149,7 +149,14 @@ async fn sim_with_ceiling() -> Sim {
 async fn admitted_present(sim: &Sim, present: &[Claims], rules: &Rules) -> usize {
     let mut n = 0;
     for fan in present {
-        if sim.room.status(fan, rules).await.unwrap().state == FanState::Admitted {
+        if sim
+            .room
+            .status(fan, String::new(), rules)
+            .await
+            .unwrap()
+            .state
+            == FanState::Admitted
+        {
             n += 1;
         }
     }

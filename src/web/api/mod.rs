@@ -6,7 +6,7 @@ pub mod queue;
 pub mod shop;
 pub mod stats;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpMessage, HttpResponse};
 use uuid::Uuid;
 
 use super::error::ApiError;
@@ -17,54 +17,66 @@ use crate::inventory::InventoryHandle;
 /// Seconds a client should wait before retrying when an actor is saturated.
 pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
 
-/// Registers the `/api/v1` routes.
+/// Registers the `/api/v1` routes. Routes are nested under `/events/{id}` so a request's
+/// path is matched against one pattern with a parameter and then static suffixes: actix's
+/// router matches parameterised patterns one by one with a regex engine, and a flat list of
+/// a dozen such patterns cost the status poll most of its time.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let organizer = || json_config(ORGANIZER_BODY_LIMIT);
     let fan = || json_config(FAN_BODY_LIMIT);
     cfg.service(
+        web::scope("/events/{id}")
+            .service(
+                web::resource("/queue")
+                    .app_data(fan())
+                    .route(web::get().to(queue::status))
+                    .route(web::post().to(queue::join)),
+            )
+            .service(
+                web::resource("")
+                    .app_data(organizer())
+                    .route(web::get().to(events::get))
+                    .route(web::patch().to(events::patch)),
+            )
+            .service(
+                web::resource("/holds")
+                    .app_data(fan())
+                    .route(web::post().to(shop::hold)),
+            )
+            .service(
+                web::scope("/holds/{hold_id}")
+                    .route("", web::delete().to(shop::release))
+                    .service(
+                        web::resource("/order")
+                            .app_data(fan())
+                            .route(web::post().to(shop::order)),
+                    ),
+            )
+            .route("/seats", web::get().to(shop::seats))
+            .route("/fairness", web::get().to(queue::fairness))
+            .route("/pause", web::post().to(events::pause))
+            .route("/resume", web::post().to(events::resume))
+            .route("/stats", web::get().to(stats::stats))
+            .route("/orders", web::get().to(orders::list))
+            .default_service(web::to(not_found)),
+    )
+    .service(
         web::resource("/events")
             .app_data(organizer())
             .route(web::post().to(events::create))
             .route(web::get().to(events::list)),
     )
     .service(
-        web::resource("/events/{id}")
-            .app_data(organizer())
-            .route(web::get().to(events::get))
-            .route(web::patch().to(events::patch)),
+        web::scope("/orders/{id}")
+            .route("", web::get().to(orders::get))
+            .route("/cancel", web::post().to(orders::cancel))
+            .default_service(web::to(not_found)),
     )
-    .route("/events/{id}/pause", web::post().to(events::pause))
-    .route("/events/{id}/resume", web::post().to(events::resume))
-    .route("/events/{id}/stats", web::get().to(stats::stats))
-    .route("/events/{id}/orders", web::get().to(orders::list))
-    .service(
-        web::resource("/events/{id}/queue")
-            .app_data(fan())
-            .route(web::post().to(queue::join))
-            .route(web::get().to(queue::status)),
-    )
-    .route("/events/{id}/fairness", web::get().to(queue::fairness))
-    .route("/events/{id}/seats", web::get().to(shop::seats))
-    .service(
-        web::resource("/events/{id}/holds")
-            .app_data(fan())
-            .route(web::post().to(shop::hold)),
-    )
-    .route(
-        "/events/{id}/holds/{hold_id}",
-        web::delete().to(shop::release),
-    )
-    .service(
-        web::resource("/events/{id}/holds/{hold_id}/order")
-            .app_data(fan())
-            .route(web::post().to(shop::order)),
-    )
-    .route("/orders/{id}", web::get().to(orders::get))
-    .route("/orders/{id}/cancel", web::post().to(orders::cancel))
     .default_service(web::to(not_found));
 }
 
-async fn not_found() -> Result<HttpResponse, ApiError> {
+async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    req.extensions_mut().insert(crate::telemetry::Unmatched);
     Err(ApiError::NotFound("route"))
 }
 

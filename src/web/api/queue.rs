@@ -50,12 +50,17 @@ fn cookie(name: String, value: String) -> Cookie<'static> {
         .finish()
 }
 
+/// The answer to a join or a poll. The ticket cookie is set on joins only (a poll already
+/// carries it); the admission cookie when the fan is admitted.
 fn respond(
     mut response: actix_web::HttpResponseBuilder,
     event: Uuid,
     status: &Status,
+    joined: bool,
 ) -> HttpResponse {
-    response.cookie(cookie(ticket_cookie(event), status.ticket.clone()));
+    if joined {
+        response.cookie(cookie(ticket_cookie(event), status.ticket.clone()));
+    }
     if let Some(admission) = &status.admission {
         response.cookie(cookie(admission_cookie(event), admission.clone()));
     }
@@ -85,13 +90,17 @@ pub async fn join(
     }
     let current = fan_token(&req, &ticket_cookie(event));
     let (claims, created) = state.room.join(event, current.as_deref(), &rules).await?;
-    let status = state.room.status(&claims, &rules).await?;
+    let token = match current {
+        Some(token) if !created => token,
+        _ => state.signer.sign(&claims),
+    };
+    let status = state.room.status(&claims, token, &rules).await?;
     let builder = if created {
         HttpResponse::Created()
     } else {
         HttpResponse::Ok()
     };
-    Ok(respond(builder, event, &status))
+    Ok(respond(builder, event, &status, true))
 }
 
 /// `GET /api/v1/events/{id}/queue`: the caller's status (with an admission once admitted).
@@ -102,13 +111,16 @@ pub async fn status(
 ) -> Result<HttpResponse, ApiError> {
     let event = path.into_inner();
     let rules = rules(&state, event).await?;
-    let claims = fan_token(&req, &ticket_cookie(event))
-        .and_then(|t| state.room.ticket(event, &t))
+    let token = fan_token(&req, &ticket_cookie(event));
+    let claims = token
+        .as_deref()
+        .and_then(|t| state.room.ticket(event, t))
         .ok_or_else(|| {
             ApiError::NotAdmitted("no valid queue ticket for this event: join the line".into())
         })?;
-    let status = state.room.status(&claims, &rules).await?;
-    Ok(respond(HttpResponse::Ok(), event, &status))
+    let token = token.unwrap_or_default();
+    let status = state.room.status(&claims, token, &rules).await?;
+    Ok(respond(HttpResponse::Ok(), event, &status, false))
 }
 
 /// `GET /api/v1/events/{id}/fairness`: the pre-queue draw, published once the line opened.

@@ -2,7 +2,7 @@
 
 use actix_files::Files;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpMessage, HttpResponse};
 use askama::Template;
 use uuid::Uuid;
 
@@ -191,7 +191,8 @@ async fn event(state: State, path: web::Path<Uuid>) -> HttpResponse {
     }
 }
 
-async fn not_found() -> HttpResponse {
+async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
+    req.extensions_mut().insert(crate::telemetry::Unmatched);
     error_page(&ApiError::NotFound("page"))
 }
 
