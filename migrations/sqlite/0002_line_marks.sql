@@ -5,5 +5,6 @@ CREATE TABLE line_marks (
     serving        INTEGER NOT NULL DEFAULT 0,
     prequeue_size  INTEGER,
     seed           TEXT,
-    opened_at_ms   INTEGER
+    opened_at_ms   INTEGER,
+    initialized    INTEGER NOT NULL DEFAULT 0
 );

@@ -292,13 +292,20 @@ impl Room {
             .restore(
                 event,
                 &Marks {
-                    seq_floor: floor,
+                    // Before the first block reached the line store nothing was handed out: a
+                    // missing ceiling then means "not yet", not "lost" (another node's first
+                    // reservation may still be on its way).
+                    seq_floor: if marks.initialized { floor } else { 0 },
                     ceiling,
                     serving: marks.serving,
                     opening: marks.opening,
+                    initialized: marks.initialized,
                 },
             )
             .await?;
+        if !marks.initialized {
+            self.store.mark_line_initialized(event).await?;
+        }
         Ok(())
     }
 
@@ -458,7 +465,7 @@ impl Room {
         let marks_lost = line.ceiling == 0 && line.last_seq == 0;
         if marks_lost {
             let marks = self.store.line_marks(event).await?;
-            if marks.ceiling > 0 {
+            if marks.initialized {
                 // The line store lost this event (Redis wiped or restarted empty): restore.
                 tracing::warn!(%event, "line state lost; restoring from the database");
                 self.line.restore(event, &marks).await?;

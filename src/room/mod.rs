@@ -124,6 +124,8 @@ pub struct Marks {
     pub ceiling: u64,
     pub serving: u64,
     pub opening: Option<Opening>,
+    /// The line store received a block before (so a missing ceiling means lost data).
+    pub initialized: bool,
 }
 
 /// The shared state of every event's line.

@@ -138,6 +138,8 @@ pub trait OrderStore: Send + Sync + 'static {
     async fn line_marks(&self, event_id: Uuid) -> Result<Marks, StoreError>;
     /// Raises the saved serving counter (never lowers it).
     async fn save_serving(&self, event_id: Uuid, serving: u64) -> Result<(), StoreError>;
+    /// Records that the line store received its first block of join numbers.
+    async fn mark_line_initialized(&self, event_id: Uuid) -> Result<(), StoreError>;
     /// Keeps the opening draw (the first one saved stands).
     async fn save_opening(&self, event_id: Uuid, opening: &Opening) -> Result<(), StoreError>;
 
@@ -202,9 +204,16 @@ fn marks_from(
     size: Option<i64>,
     seed: Option<String>,
     opened: Option<i64>,
+    initialized: bool,
 ) -> Marks {
     Marks {
-        seq_floor: ceiling.max(0) as u64,
+        // Every reserved number may have been handed out, once the line store had a block.
+        seq_floor: if initialized {
+            ceiling.max(0) as u64
+        } else {
+            0
+        },
+        initialized,
         ceiling: ceiling.max(0) as u64,
         serving: serving.max(0) as u64,
         opening: match (size, seed, opened) {

@@ -350,7 +350,8 @@ impl OrderStore for PostgresStore {
 
     async fn line_marks(&self, event_id: Uuid) -> Result<Marks, StoreError> {
         let row = sqlx::query(
-            "SELECT seq_ceiling, serving, prequeue_size, seed, opened_at_ms FROM line_marks \
+            "SELECT seq_ceiling, serving, prequeue_size, seed, opened_at_ms, initialized \
+             FROM line_marks \
              WHERE event_id = $1",
         )
         .bind(event_id)
@@ -364,6 +365,7 @@ impl OrderStore for PostgresStore {
                 row.try_get("prequeue_size")?,
                 row.try_get("seed")?,
                 row.try_get("opened_at_ms")?,
+                row.try_get("initialized")?,
             ),
         })
     }
@@ -375,6 +377,17 @@ impl OrderStore for PostgresStore {
         )
         .bind(event_id)
         .bind(super::as_i64(serving))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn mark_line_initialized(&self, event_id: Uuid) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO line_marks (event_id, initialized) VALUES ($1, TRUE) \
+             ON CONFLICT (event_id) DO UPDATE SET initialized = TRUE",
+        )
+        .bind(event_id)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -314,7 +314,8 @@ impl OrderStore for SqliteStore {
 
     async fn line_marks(&self, event_id: Uuid) -> Result<Marks, StoreError> {
         let row = sqlx::query(
-            "SELECT seq_ceiling, serving, prequeue_size, seed, opened_at_ms FROM line_marks \
+            "SELECT seq_ceiling, serving, prequeue_size, seed, opened_at_ms, initialized \
+             FROM line_marks \
              WHERE event_id = ?1",
         )
         .bind(event_id.to_string())
@@ -328,6 +329,7 @@ impl OrderStore for SqliteStore {
                 row.try_get("prequeue_size")?,
                 row.try_get("seed")?,
                 row.try_get("opened_at_ms")?,
+                row.try_get("initialized")?,
             ),
         })
     }
@@ -339,6 +341,17 @@ impl OrderStore for SqliteStore {
         )
         .bind(event_id.to_string())
         .bind(super::as_i64(serving))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn mark_line_initialized(&self, event_id: Uuid) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO line_marks (event_id, initialized) VALUES (?1, 1) \
+             ON CONFLICT (event_id) DO UPDATE SET initialized = 1",
+        )
+        .bind(event_id.to_string())
         .execute(&self.pool)
         .await?;
         Ok(())
