@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::config::{database_kind, DatabaseKind};
 use crate::domain::event::EventSpec;
-use crate::domain::order::{NewOrder, Order};
+use crate::domain::order::{Item, NewOrder, Order, OrderStatus};
 use crate::room::{Marks, Opening};
 
 /// Name of the unique index that keeps an item in at most one live order.
@@ -167,10 +167,104 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn OrderSto
     }
 }
 
+/// The column reads that order rows need, so both backends share one row mapping. Ids are
+/// read as text (Postgres selects `id::text`).
+pub(crate) trait OrderRow {
+    fn text(&self, column: &str) -> Result<String, StoreError>;
+    fn maybe_text(&self, column: &str) -> Result<Option<String>, StoreError>;
+    fn int(&self, column: &str) -> Result<i64, StoreError>;
+    fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError>;
+
+    fn uuid(&self, column: &str) -> Result<Uuid, StoreError> {
+        let text = self.text(column)?;
+        Uuid::parse_str(&text).map_err(|e| StoreError::Corrupt(format!("{column} {text:?}: {e}")))
+    }
+}
+
+/// Every sqlx row whose database decodes the four column types reads as an order row.
+impl<R> OrderRow for R
+where
+    R: sqlx::Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn maybe_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn int(&self, column: &str) -> Result<i64, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+}
+
+/// Reads one row of the orders ⟕ order_items join that every order query selects
+/// (`ORDER_COLUMNS` of each backend).
+fn order_from_row(row: &impl OrderRow) -> Result<(Order, Option<Item>), StoreError> {
+    let status = row.text("status")?;
+    let order = Order {
+        order_id: row.uuid("id")?,
+        event_id: row.uuid("event_id")?,
+        items: Vec::new(),
+        total_cents: row.int("total_cents")?,
+        status: OrderStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("order status {status:?}")))?,
+        name: row.text("name")?,
+        email: row.text("email")?,
+        created_at: row.time("created_at")?,
+        session: row.text("session")?,
+    };
+    let item = match row.maybe_text("item_id")? {
+        Some(id) => Some(Item {
+            id,
+            tier: row.text("tier")?,
+            price_cents: row.int("price_cents")?,
+        }),
+        None => None,
+    };
+    Ok((order, item))
+}
+
+/// Orders from join rows sorted by order id.
+pub(crate) fn orders_from_rows<R: OrderRow>(rows: &[R]) -> Result<Vec<Order>, StoreError> {
+    let rows = rows
+        .iter()
+        .map(order_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(group_items(rows))
+}
+
+/// An actor's rebuild data from join rows that also select `idempotency_key` and
+/// `request_hash`, sorted by order id.
+pub(crate) fn sales_from_rows<R: OrderRow>(rows: &[R]) -> Result<EventSales, StoreError> {
+    let mut keys: Vec<(Uuid, String, String)> = Vec::new();
+    for row in rows {
+        let id = row.uuid("id")?;
+        if keys.last().map(|(last, _, _)| *last) != Some(id) {
+            keys.push((id, row.text("idempotency_key")?, row.text("request_hash")?));
+        }
+    }
+    Ok(EventSales {
+        orders: orders_from_rows(rows)?
+            .into_iter()
+            .zip(keys)
+            .map(|(order, (_, idempotency_key, request_hash))| StoredOrder {
+                order,
+                idempotency_key,
+                request_hash,
+            })
+            .collect(),
+    })
+}
+
 /// Groups `(order, item)` rows, sorted by order, into orders.
-pub(crate) fn group_items(
-    rows: impl IntoIterator<Item = (Order, Option<crate::domain::order::Item>)>,
-) -> Vec<Order> {
+fn group_items(rows: impl IntoIterator<Item = (Order, Option<Item>)>) -> Vec<Order> {
     let mut orders: Vec<Order> = Vec::new();
     for (order, item) in rows {
         match orders.last_mut() {

@@ -14,10 +14,10 @@ use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
 use super::{
-    group_items, parse_spec, spec_json, CommitOutcome, EventRecord, EventSales, OrderStore,
-    StoreError, StoredOrder, ITEM_SOLD_ONCE,
+    orders_from_rows, parse_spec, sales_from_rows, spec_json, CommitOutcome, EventRecord,
+    EventSales, OrderStore, StoreError, ITEM_SOLD_ONCE,
 };
-use crate::domain::order::{Item, NewOrder, Order, OrderStatus};
+use crate::domain::order::{NewOrder, Order};
 use crate::room::{Marks, Opening};
 
 /// How long a request waits for a pooled connection before the database counts as unavailable.
@@ -64,42 +64,9 @@ fn event_from_row(row: &PgRow) -> Result<EventRecord, StoreError> {
     })
 }
 
-/// Reads one row of the orders ⟕ order_items join used by every order query.
-fn order_from_row(row: &PgRow) -> Result<(Order, Option<Item>), StoreError> {
-    let status: &str = row.try_get("status")?;
-    let order = Order {
-        order_id: row.try_get("id")?,
-        event_id: row.try_get("event_id")?,
-        items: Vec::new(),
-        total_cents: row.try_get("total_cents")?,
-        status: OrderStatus::parse(status)
-            .ok_or_else(|| StoreError::Corrupt(format!("order status {status:?}")))?,
-        name: row.try_get("name")?,
-        email: row.try_get("email")?,
-        created_at: row.try_get("created_at")?,
-        session: row.try_get("session")?,
-    };
-    let item = match row.try_get::<Option<String>, _>("item_id")? {
-        Some(id) => Some(Item {
-            id,
-            tier: row.try_get("tier")?,
-            price_cents: row.try_get("price_cents")?,
-        }),
-        None => None,
-    };
-    Ok((order, item))
-}
-
-const ORDER_COLUMNS: &str = "o.id, o.event_id, o.total_cents, o.status, o.name, o.email, \
+const ORDER_COLUMNS: &str =
+    "o.id::text AS id, o.event_id::text AS event_id, o.total_cents, o.status, o.name, o.email, \
      o.created_at, o.session, i.item_id, i.tier, i.price_cents";
-
-fn orders_from_rows(rows: &[PgRow]) -> Result<Vec<Order>, StoreError> {
-    let rows = rows
-        .iter()
-        .map(order_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(group_items(rows))
-}
 
 /// Inserts orders and their items from arrays; returns the ids actually inserted (orders whose
 /// idempotency key was taken are skipped, and so are their items).
@@ -278,29 +245,7 @@ impl OrderStore for PostgresStore {
         .bind(event_id)
         .fetch_all(&self.pool)
         .await?;
-        let mut keys = Vec::new();
-        for row in &rows {
-            let id: Uuid = row.try_get("id")?;
-            if keys.last().map(|(last, _, _)| *last) != Some(id) {
-                keys.push((
-                    id,
-                    row.try_get::<String, _>("idempotency_key")?,
-                    row.try_get::<String, _>("request_hash")?,
-                ));
-            }
-        }
-        let orders = orders_from_rows(&rows)?;
-        Ok(EventSales {
-            orders: orders
-                .into_iter()
-                .zip(keys)
-                .map(|(order, (_, idempotency_key, request_hash))| StoredOrder {
-                    order,
-                    idempotency_key,
-                    request_hash,
-                })
-                .collect(),
-        })
+        sales_from_rows(&rows)
     }
 
     async fn get_order(&self, order_id: Uuid) -> Result<Option<Order>, StoreError> {
