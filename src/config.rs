@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use rand::RngCore;
 
+use crate::edge::{parse_nets, EdgeSettings, RouteLimits};
+
 /// Length of a generated secret key, in bytes (HMAC-SHA256 keys need no more than 32).
 const GENERATED_SECRET_BYTES: usize = 32;
 /// Shortest secret key accepted from `SECRET_KEY`, in bytes.
@@ -99,6 +101,10 @@ pub struct Settings {
     pub line_limit: u64,
     /// A commit slower than this means the shop is saturated (the pacer slows down).
     pub slow_commit: Duration,
+    /// How long a client may take to send a request's head (slowloris).
+    pub client_header_timeout: Duration,
+    /// Rate limits, trusted proxies, in-flight ceiling, request deadline, proof of work.
+    pub edge: EdgeSettings,
 }
 
 impl Settings {
@@ -178,6 +184,12 @@ impl Settings {
             seq_block: parse_var::<u64>(&var, "SEQ_BLOCK", "1000")?.max(1),
             line_limit: parse_var(&var, "LINE_LIMIT", "1000000")?,
             slow_commit: Duration::from_millis(parse_var(&var, "SLOW_COMMIT_MS", "250")?),
+            client_header_timeout: Duration::from_millis(parse_var(
+                &var,
+                "CLIENT_HEADER_TIMEOUT_MS",
+                "5000",
+            )?),
+            edge: edge_settings(&var)?,
         })
     }
 
@@ -186,6 +198,52 @@ impl Settings {
         // from_lookup refused any other URL; settings built by hand default to SQLite.
         database_kind(&self.database_url).unwrap_or(DatabaseKind::Sqlite)
     }
+}
+
+fn edge_settings(var: &impl Fn(&str) -> Option<String>) -> Result<EdgeSettings, ConfigError> {
+    let nets = |name: &'static str, default: &str| {
+        parse_nets(&var(name).unwrap_or_else(|| default.into()))
+            .map_err(|reason| ConfigError::Invalid { name, reason })
+    };
+    let route =
+        |ip: &'static str, ip_default: &str, session: &'static str, session_default: &str| {
+            Ok::<_, ConfigError>(RouteLimits {
+                per_ip: parse_var(var, ip, ip_default)?,
+                per_session: parse_var(var, session, session_default)?,
+            })
+        };
+    Ok(EdgeSettings {
+        trusted_proxies: nets("TRUSTED_PROXIES", "")?,
+        rate_limit_exempt: nets("RATE_LIMIT_EXEMPT", "127.0.0.0/8,::1")?,
+        join: route(
+            "LIMIT_JOIN_PER_IP",
+            "120/min:60",
+            "LIMIT_JOIN_PER_SESSION",
+            "20/min:10",
+        )?,
+        status: route(
+            "LIMIT_STATUS_PER_IP",
+            "1200/min:300",
+            "LIMIT_STATUS_PER_SESSION",
+            "60/min:20",
+        )?,
+        hold: route(
+            "LIMIT_HOLD_PER_IP",
+            "600/min:100",
+            "LIMIT_HOLD_PER_SESSION",
+            "20/min:10",
+        )?,
+        order: route(
+            "LIMIT_ORDER_PER_IP",
+            "600/min:100",
+            "LIMIT_ORDER_PER_SESSION",
+            "20/min:10",
+        )?,
+        limiter_max_keys: parse_var(var, "RATE_LIMIT_MAX_KEYS", "200000")?,
+        max_inflight: parse_var(var, "MAX_INFLIGHT", "4096")?,
+        request_timeout: Duration::from_secs(parse_var(var, "REQUEST_TIMEOUT_SECS", "30")?),
+        pow_challenge_ttl: Duration::from_secs(parse_var(var, "POW_CHALLENGE_TTL_SECS", "120")?),
+    })
 }
 
 /// `static/` beside the binary's crate when run from a checkout, else `./static`.

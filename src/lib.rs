@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod edge;
 pub mod inventory;
 pub mod room;
 pub mod startup;

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::domain::event::demo_event;
+use crate::edge;
 use crate::inventory::committer::BatchSettings;
 use crate::inventory::{Registry, ShopSettings};
 use crate::room::line::{Room, RoomSettings};
@@ -27,6 +28,8 @@ use crate::store::{self, EventRecord, OrderStore, StoreError};
 use crate::telemetry;
 use crate::web::{self, AppState};
 
+/// How often rate limiters drop keys that are back to a fresh state.
+const LIMITER_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
 const SHUTDOWN_GRACE_SECS: u64 = 10;
 
@@ -116,8 +119,10 @@ impl Application {
             clock,
             metrics: telemetry::metrics_handle(),
             counters: Default::default(),
+            edge: crate::edge::Edge::new(&settings),
             settings: settings.clone(),
         });
+        actix_web::rt::spawn(sweep_limits(state.clone()));
         let listener =
             TcpListener::bind(settings.bind_addr).map_err(|source| StartupError::Bind {
                 addr: settings.bind_addr,
@@ -132,13 +137,15 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .wrap(from_fn(edge::guard))
                 .wrap(from_fn(telemetry::record_request))
                 .wrap(TracingLogger::default())
                 .configure(web::routes)
                 .service(web::pages::static_files(&static_dir))
                 .default_service(web::pages::default_page())
         })
-        .shutdown_timeout(SHUTDOWN_GRACE_SECS);
+        .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+        .client_request_timeout(settings.client_header_timeout);
         if settings.workers > 0 {
             server = server.workers(settings.workers);
         }
@@ -171,6 +178,16 @@ impl Application {
     /// Serves until stopped (SIGTERM/SIGINT, or the handle).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// Every few seconds: forget rate-limit keys that are back to fresh, report the in-flight count.
+async fn sweep_limits(state: actix_web::web::Data<AppState>) {
+    let mut every = tokio::time::interval(LIMITER_SWEEP_INTERVAL);
+    loop {
+        every.tick().await;
+        state.edge.sweep();
+        metrics::gauge!("http_requests_in_flight").set(state.edge.inflight() as f64);
     }
 }
 

@@ -99,21 +99,37 @@ fn describe_metrics() {
     );
     describe_counter!(
         "requests_rejected_total",
-        "Requests refused at the edge or the shop, by reason"
+        "Requests refused at the edge or the shop, by reason (rate_limited, pow, not_admitted, overloaded, timeout)"
+    );
+    describe_gauge!(
+        "rate_limiter_keys",
+        "Keys (addresses, sessions) held by this node's rate limiters"
+    );
+    describe_counter!(
+        "rate_limiter_resets_total",
+        "Rate limiters emptied because a flood of distinct keys filled them"
+    );
+    describe_gauge!(
+        "http_requests_in_flight",
+        "Requests being served by this node"
     );
 }
 
 /// Marks a request that no route matched (set by the fallback handlers), so it is counted
 /// under `unmatched` rather than its path.
+pub const UNMATCHED: FixedLabel = FixedLabel("unmatched");
+
+/// A route label fixed by whoever answered the request (the fallback handlers, the edge),
+/// so requests that matched no route are counted under it rather than their raw path.
 #[derive(Clone, Copy, Debug)]
-pub struct Unmatched;
+pub struct FixedLabel(pub &'static str);
 
 /// The route pattern of a routed request, rebuilt from its path and matched parameters
 /// (`/api/v1/events/{id}/queue`). `HttpRequest::match_pattern` would route the path a second
 /// time through the router's regexes, which costs a status poll a measurable share of its time.
 fn route_label(req: &actix_web::HttpRequest) -> String {
-    if req.extensions().get::<Unmatched>().is_some() {
-        return "unmatched".into();
+    if let Some(FixedLabel(label)) = req.extensions().get::<FixedLabel>() {
+        return (*label).into();
     }
     let mut label = req.path().to_string();
     for (name, value) in req.match_info().iter() {

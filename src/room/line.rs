@@ -58,6 +58,8 @@ pub struct Rules {
     pub opens_at: Option<DateTime<Utc>>,
     /// 1.0 normally; lower while the shop reports saturation.
     pub shop_throttle: f64,
+    /// Leading zero bits a join's proof of work needs (0: none).
+    pub pow_bits: u8,
 }
 
 impl Rules {

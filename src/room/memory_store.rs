@@ -43,7 +43,12 @@ impl Line {
 #[derive(Default)]
 pub struct MemoryLineStore {
     lines: Mutex<HashMap<Uuid, Line>>,
+    /// One-time ids claimed, with their expiry (ms); swept as it grows.
+    claimed: Mutex<HashMap<(Uuid, String), i64>>,
 }
+
+/// Claimed ids kept before expired ones are swept out.
+const CLAIMED_SWEEP_AT: usize = 4096;
 
 impl MemoryLineStore {
     /// An empty store.
@@ -189,6 +194,31 @@ impl LineStore for MemoryLineStore {
             line.state.throttle = factor;
             line.throttle_until_ms = until_ms;
         });
+        Ok(())
+    }
+
+    async fn claim_once(
+        &self,
+        event: Uuid,
+        id: &str,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> Result<bool, LineError> {
+        let mut claimed = self.claimed.lock().unwrap_or_else(|p| p.into_inner());
+        if claimed.len() >= CLAIMED_SWEEP_AT {
+            claimed.retain(|_, until| *until > now_ms);
+        }
+        let key = (event, id.to_string());
+        if claimed.get(&key).is_some_and(|until| *until > now_ms) {
+            return Ok(false);
+        }
+        claimed.insert(key, expires_ms);
+        Ok(true)
+    }
+
+    async fn release_once(&self, event: Uuid, id: &str) -> Result<(), LineError> {
+        let mut claimed = self.claimed.lock().unwrap_or_else(|p| p.into_inner());
+        claimed.remove(&(event, id.to_string()));
         Ok(())
     }
 

@@ -154,4 +154,15 @@ pub trait LineStore: Send + Sync + 'static {
     async fn throttle(&self, event: Uuid, factor: f64, until_ms: i64) -> Result<(), LineError>;
     /// Raises the line's counters to at least these marks (after a reservation or a wipe).
     async fn restore(&self, event: Uuid, marks: &Marks) -> Result<(), LineError>;
+    /// Claims a one-time id (a proof-of-work challenge) from `now_ms` until `expires_ms`: true
+    /// the first time, on any node, false ever after while it lasts.
+    async fn claim_once(
+        &self,
+        event: Uuid,
+        id: &str,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> Result<bool, LineError>;
+    /// Gives a claimed id back (the join it paid for failed, so nothing was bought).
+    async fn release_once(&self, event: Uuid, id: &str) -> Result<(), LineError>;
 }

@@ -41,6 +41,7 @@ pub fn rules(snap: &Snapshot, shop_throttle: f64) -> Rules {
         sale: snap.state,
         opens_at: snap.spec.sale_opens_at,
         shop_throttle,
+        pow_bits: snap.spec.pow_difficulty_bits,
     }
 }
 

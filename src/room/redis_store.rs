@@ -85,7 +85,9 @@ impl RedisLineStore {
             tracing::warn!(error = %e, "cannot connect to redis");
             LineError::Unavailable(e.to_string())
         })?;
-        let conn = deadpool_redis::Connection::take(fresh);
+        let mut conn = deadpool_redis::Connection::take(fresh);
+        // The client's own deadline (500 ms by default) would cut in before ours.
+        conn.set_response_timeout(COMMAND_TIMEOUT);
         *self.conn.write().unwrap_or_else(|p| p.into_inner()) = Some(conn.clone());
         Ok(conn)
     }
@@ -401,6 +403,31 @@ impl LineStore for RedisLineStore {
                 .arg(until_ms),
         )
         .await
+    }
+
+    async fn claim_once(
+        &self,
+        event: Uuid,
+        id: &str,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> Result<bool, LineError> {
+        let set: Option<String> = self
+            .query(
+                redis::cmd("SET")
+                    .arg(self.key(event, &format!("once:{id}")))
+                    .arg(1)
+                    .arg("PX")
+                    .arg((expires_ms - now_ms).max(1))
+                    .arg("NX"),
+            )
+            .await?;
+        Ok(set.is_some())
+    }
+
+    async fn release_once(&self, event: Uuid, id: &str) -> Result<(), LineError> {
+        self.query(redis::cmd("DEL").arg(self.key(event, &format!("once:{id}"))))
+            .await
     }
 
     async fn restore(&self, event: Uuid, marks: &Marks) -> Result<(), LineError> {

@@ -1,4 +1,4 @@
-//! Signed tokens: queue tickets and admissions.
+//! Signed tokens: queue tickets and admissions (and the signing of proof-of-work challenges).
 //!
 //! A token is `base64url(claims JSON) . base64url(HMAC-SHA256(secret, claims))`. Claims carry
 //! their kind, event, session, sequence number and expiry, so any node holding the secret can
@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, TimeZone, Utc};
 use hmac::{Hmac, KeyInit, Mac};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use uuid::Uuid;
@@ -96,8 +97,13 @@ impl TokenSigner {
 
     /// Signs claims into a token.
     pub fn sign(&self, claims: &Claims) -> String {
-        // Claims are plain strings and numbers: serializing cannot fail.
-        let payload = serde_json::to_vec(claims).expect("claims serialize");
+        self.sign_payload(claims)
+    }
+
+    /// Signs any plain payload (challenges use this too; their shape keeps them apart).
+    pub fn sign_payload<T: Serialize>(&self, payload: &T) -> String {
+        // Payloads are plain strings and numbers: serializing cannot fail.
+        let payload = serde_json::to_vec(payload).expect("payload serializes");
         let mut mac = self.mac();
         mac.update(&payload);
         let tag = mac.finalize().into_bytes();
@@ -110,6 +116,11 @@ impl TokenSigner {
 
     /// Verifies a token's signature and returns its claims, whatever their kind or expiry.
     pub fn open(&self, token: &str) -> Result<Claims, TokenError> {
+        self.open_payload(token)
+    }
+
+    /// Verifies a signature and decodes the payload as `T`.
+    pub fn open_payload<T: DeserializeOwned>(&self, token: &str) -> Result<T, TokenError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed);
         }

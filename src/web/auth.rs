@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::State;
+use crate::edge::Route;
 use crate::room::token::{Claims, TokenKind};
 
 /// Name of the cookie carrying a fan's queue ticket for one event.
@@ -71,8 +72,45 @@ pub fn fan_token(req: &HttpRequest, cookie: &str) -> Option<String> {
         .or_else(|| req.cookie(cookie).map(|c| c.value().to_string()))
 }
 
+/// Applies a route's rate limit, per address (`session` None, before anything else is read)
+/// or per session (once the caller's token is verified), counting refusals.
+pub fn rate_limit(
+    req: &HttpRequest,
+    state: &State,
+    event: Uuid,
+    route: Route,
+    session: Option<&str>,
+) -> Result<(), ApiError> {
+    let checked = match session {
+        None => state.edge.check_ip(route, req),
+        Some(session) => state.edge.check_session(route, req, session),
+    };
+    checked.map_err(|wait| {
+        state.counters.rate_limited(event);
+        ApiError::RateLimited(wait.as_secs_f64().ceil().max(1.0) as u64)
+    })
+}
+
+/// Verifies the caller's admission for `event` (invariant 5) under `route`'s rate limits,
+/// counting refusals.
+pub fn admission(
+    req: &HttpRequest,
+    state: &State,
+    event: Uuid,
+    route: Route,
+) -> Result<Claims, ApiError> {
+    rate_limit(req, state, event, route, None)?;
+    let claims = verified_admission(req, state, event)?;
+    rate_limit(req, state, event, route, Some(&claims.session))?;
+    Ok(claims)
+}
+
 /// Verifies the caller's admission for `event` (invariant 5), counting refusals.
-pub fn admission(req: &HttpRequest, state: &State, event: Uuid) -> Result<Claims, ApiError> {
+pub fn verified_admission(
+    req: &HttpRequest,
+    state: &State,
+    event: Uuid,
+) -> Result<Claims, ApiError> {
     let result = match fan_token(req, &admission_cookie(event)) {
         None => Err(ApiError::NotAdmitted(
             "an admission for this event is required: join the line first".into(),

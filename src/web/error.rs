@@ -44,6 +44,9 @@ pub enum ApiError {
     /// Well-formed but against a rule.
     #[error("{0}")]
     Invalid(String),
+    /// The request took longer than the server allows (a slow client).
+    #[error("the request took too long to arrive; retry")]
+    Timeout,
     /// Over a rate limit.
     #[error("too many requests; retry in {0} s")]
     RateLimited(u64),
@@ -80,6 +83,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "too_large",
             ApiError::Invalid(_) => "invalid",
             ApiError::RateLimited(_) => "rate_limited",
+            ApiError::Timeout => "timeout",
             ApiError::Busy(..) | ApiError::Backend(_) => "unavailable_backend",
             ApiError::Internal(_) => "internal",
         }
@@ -118,6 +122,7 @@ impl ResponseError for ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Busy(..) | ApiError::Backend(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -37,6 +37,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub metrics: PrometheusHandle,
     pub counters: api::stats::EventCounters,
+    pub edge: crate::edge::Edge,
 }
 
 /// Shorthand for handlers.

@@ -311,6 +311,27 @@ impl TestApp {
         }
     }
 
+    /// Any GET as JSON, without credentials.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The organizer's stats of an event.
+    pub async fn stats(&self, event: &str) -> Value {
+        self.organizer_get(&format!("/api/v1/events/{event}/stats"))
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// `GET /api/v1/events/{id}` as JSON.
     pub async fn event_view(&self, event: &str) -> Value {
         self.client

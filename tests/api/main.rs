@@ -4,6 +4,7 @@ mod helpers;
 mod proxy;
 
 mod concurrency;
+mod edge;
 mod events;
 mod health;
 mod orders;

@@ -78,6 +78,7 @@ fn rules(rate_per_minute: u32, max_active: u32) -> Rules {
         sale: SaleState::OnSale,
         opens_at: None,
         shop_throttle: 1.0,
+        pow_bits: 0,
     }
 }
 

@@ -29,6 +29,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/queue")
                     .app_data(fan())
+                    .app_data(web::PayloadConfig::new(FAN_BODY_LIMIT))
                     .route(web::get().to(queue::status))
                     .route(web::post().to(queue::join)),
             )
@@ -54,6 +55,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .route("/seats", web::get().to(shop::seats))
             .route("/fairness", web::get().to(queue::fairness))
+            .route("/challenge", web::get().to(queue::challenge))
             .route("/pause", web::post().to(events::pause))
             .route("/resume", web::post().to(events::resume))
             .route("/stats", web::get().to(stats::stats))
@@ -76,7 +78,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
-    req.extensions_mut().insert(crate::telemetry::Unmatched);
+    req.extensions_mut().insert(crate::telemetry::UNMATCHED);
     Err(ApiError::NotFound("route"))
 }
 

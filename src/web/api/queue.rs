@@ -3,14 +3,17 @@
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{TimeZone, Utc};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::inventory;
+use crate::edge::pow::{self, PowError};
+use crate::edge::Route;
 use crate::inventory::actor::GetSnapshot;
 use crate::room::line::{RoomError, Rules, Status};
 use crate::room::pacer;
 use crate::room::pacing::PREQUEUE_METHOD;
-use crate::web::auth::{admission_cookie, fan_token, ticket_cookie};
+use crate::web::auth::{admission_cookie, fan_token, rate_limit, ticket_cookie};
 use crate::web::error::ApiError;
 use crate::web::State;
 
@@ -69,32 +72,118 @@ fn respond(
         .json(status)
 }
 
+/// Body of a join: optional, with the solved challenge when the event demands one.
+#[derive(Deserialize, Default)]
+pub struct JoinBody {
+    pow: Option<PowSolution>,
+}
+
+/// A solved proof-of-work challenge.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PowSolution {
+    challenge: String,
+    nonce: String,
+}
+
+impl JoinBody {
+    /// An empty body is a join without proof of work; anything else must be the JSON object.
+    fn parse(bytes: &[u8]) -> Result<Self, ApiError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(JoinBody::default());
+        }
+        serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))
+    }
+}
+
+/// Checks and spends the join's proof of work (one place per solved challenge, across nodes).
+/// Returns the spent challenge's id, to give back if the join then fails.
+async fn spend_pow(
+    state: &State,
+    event: Uuid,
+    bits: u8,
+    solution: Option<&PowSolution>,
+) -> Result<String, ApiError> {
+    let now = state.clock.now();
+    let checked = match solution {
+        None => Err(PowError::Missing),
+        Some(s) => pow::verify(&state.signer, &s.challenge, &s.nonce, event, bits, now),
+    };
+    let checked = match checked {
+        Ok(challenge) => {
+            let first = state
+                .room
+                .store()
+                .claim_once(
+                    event,
+                    &challenge.id,
+                    now.timestamp_millis(),
+                    challenge.expires_ms,
+                )
+                .await?;
+            if first {
+                Ok(challenge.id)
+            } else {
+                Err(PowError::Replayed)
+            }
+        }
+        Err(e) => Err(e),
+    };
+    checked.map_err(|e| {
+        state.counters.pow_refused(event);
+        match e {
+            PowError::Missing => ApiError::BadRequest(e.to_string()),
+            _ => ApiError::Invalid(format!("proof of work refused ({}): {e}", e.reason())),
+        }
+    })
+}
+
 /// `POST /api/v1/events/{id}/queue`: 201 with a new place, 200 with the caller's own.
 pub async fn join(
     req: HttpRequest,
     state: State,
     path: web::Path<Uuid>,
-    body: Option<web::Json<serde_json::Value>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let event = path.into_inner();
-    if let Some(body) = body {
-        if !body.is_object() {
-            return Err(ApiError::BadRequest(
-                "the body must be a JSON object".into(),
-            ));
-        }
-    }
+    rate_limit(&req, &state, event, Route::Join, None)?;
+    let body = JoinBody::parse(&body)?;
     let rules = rules(&state, event).await?;
     if rules.sale == crate::domain::inventory::SaleState::Closed {
         return Err(ApiError::SaleNotOpen("the sale has closed".into()));
     }
     let current = fan_token(&req, &ticket_cookie(event));
-    let (claims, created) = state.room.join(event, current.as_deref(), &rules).await?;
-    let token = match current {
-        Some(token) if !created => token,
-        _ => state.signer.sign(&claims),
+    let spent = match current.as_deref().and_then(|t| state.room.ticket(event, t)) {
+        // Joining again with one's own ticket: the same place, no new work asked.
+        Some(own) => {
+            rate_limit(&req, &state, event, Route::Join, Some(&own.session))?;
+            None
+        }
+        None if rules.pow_bits > 0 => {
+            Some(spend_pow(&state, event, rules.pow_bits, body.pow.as_ref()).await?)
+        }
+        None => None,
     };
-    let status = state.room.status(&claims, token, &rules).await?;
+    let joined = async {
+        let (claims, created) = state.room.join(event, current.as_deref(), &rules).await?;
+        let token = match current {
+            Some(token) if !created => token,
+            _ => state.signer.sign(&claims),
+        };
+        Ok::<_, RoomError>((state.room.status(&claims, token, &rules).await?, created))
+    };
+    let (status, created) = match joined.await {
+        Ok(joined) => joined,
+        Err(e) => {
+            // The fan got no ticket, so bought nothing: they may retry with the same solution
+            // (best effort; if the line store is down, a retry is told to fetch a new one).
+            if let Some(id) = spent {
+                let _ = state.room.store().release_once(event, &id).await;
+            }
+            return Err(e.into());
+        }
+    };
     let builder = if created {
         HttpResponse::Created()
     } else {
@@ -110,6 +199,7 @@ pub async fn status(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let event = path.into_inner();
+    rate_limit(&req, &state, event, Route::Status, None)?;
     let rules = rules(&state, event).await?;
     let token = fan_token(&req, &ticket_cookie(event));
     let claims = token
@@ -118,9 +208,29 @@ pub async fn status(
         .ok_or_else(|| {
             ApiError::NotAdmitted("no valid queue ticket for this event: join the line".into())
         })?;
+    rate_limit(&req, &state, event, Route::Status, Some(&claims.session))?;
     let token = token.unwrap_or_default();
     let status = state.room.status(&claims, token, &rules).await?;
     Ok(respond(HttpResponse::Ok(), event, &status, false))
+}
+
+/// `GET /api/v1/events/{id}/challenge`: a fresh proof-of-work challenge for one join (issued
+/// with `difficulty_bits` 0 when the event asks for none; a join then needs no solution).
+pub async fn challenge(state: State, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let event = path.into_inner();
+    let rules = rules(&state, event).await?;
+    let ttl = chrono::Duration::from_std(state.edge.settings().pow_challenge_ttl)
+        .unwrap_or_else(|_| chrono::Duration::seconds(120));
+    let (token, challenge) =
+        pow::issue(&state.signer, event, rules.pow_bits, state.clock.now(), ttl);
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({
+            "challenge": token,
+            "difficulty_bits": challenge.bits,
+            "expires_at": challenge.expires(),
+            "algorithm": pow::METHOD,
+        })))
 }
 
 /// `GET /api/v1/events/{id}/fairness`: the pre-queue draw, published once the line opened.

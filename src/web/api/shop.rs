@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::edge::Route;
+
 use super::inventory;
 use crate::domain::event::MAX_PER_ORDER_CEILING;
 use crate::domain::inventory::{HoldRequest, SeatStatus, ShopError, TierCounts};
@@ -49,7 +51,7 @@ pub async fn seats(
 ) -> Result<HttpResponse, ApiError> {
     let event = path.into_inner();
     let actor = inventory(&state, event).await?;
-    admission(&req, &state, event)?;
+    admission(&req, &state, event, Route::Status)?;
     let (seats, tiers) = actor.ask(GetSeats).await?;
     Ok(HttpResponse::Ok().json(SeatsView { seats, tiers }))
 }
@@ -95,7 +97,7 @@ pub async fn hold(
 ) -> Result<HttpResponse, ApiError> {
     let event = path.into_inner();
     let actor = inventory(&state, event).await?;
-    let claims = admission(&req, &state, event)?;
+    let claims = admission(&req, &state, event, Route::Hold)?;
     let request = body.into_inner().into_request()?;
     let view = actor
         .ask(PlaceHold {
@@ -114,7 +116,7 @@ pub async fn release(
 ) -> Result<HttpResponse, ApiError> {
     let (event, hold_id) = path.into_inner();
     let actor = inventory(&state, event).await?;
-    let claims = admission(&req, &state, event)?;
+    let claims = admission(&req, &state, event, Route::Hold)?;
     actor
         .ask(ReleaseHold {
             session: claims.session.clone(),
@@ -182,7 +184,7 @@ pub async fn order(
 ) -> Result<HttpResponse, ApiError> {
     let (event, hold_id) = path.into_inner();
     let actor = inventory(&state, event).await?;
-    let claims = admission(&req, &state, event)?;
+    let claims = admission(&req, &state, event, Route::Order)?;
     let key = idempotency_key(&req)?;
     let body = body.into_inner();
     let buyer = Buyer::parse(&body.name, &body.email).map_err(|e| ApiError::Invalid(e.0))?;

@@ -13,6 +13,9 @@ use crate::web::auth::Organizer;
 use crate::web::error::ApiError;
 use crate::web::State;
 
+/// Most events whose refusals are counted (the map's bound).
+const MAX_COUNTED_EVENTS: usize = 10_000;
+
 /// Refusals counted per event, for the stats endpoint (the same counts go to `/metrics`
 /// without the event label, to keep its cardinality bounded).
 #[derive(Default)]
@@ -25,11 +28,17 @@ pub struct EventCounters {
 pub struct Refusals {
     pub rate_limited: u64,
     pub not_admitted: u64,
+    pub pow: u64,
 }
 
 impl EventCounters {
     fn bump(&self, event: Uuid, f: impl FnOnce(&mut Refusals)) {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        // Refusals name events from the path, real or not: past the bound, only events
+        // already counted are, so made-up ids cannot grow the map.
+        if counts.len() >= MAX_COUNTED_EVENTS && !counts.contains_key(&event) {
+            return;
+        }
         f(counts.entry(event).or_default());
     }
 
@@ -43,6 +52,12 @@ impl EventCounters {
     pub fn rate_limited(&self, event: Uuid) {
         metrics::counter!("requests_rejected_total", "reason" => "rate_limited").increment(1);
         self.bump(event, |r| r.rate_limited += 1);
+    }
+
+    /// Counts a join refused for a missing or bad proof of work.
+    pub fn pow_refused(&self, event: Uuid) {
+        metrics::counter!("requests_rejected_total", "reason" => "pow").increment(1);
+        self.bump(event, |r| r.pow += 1);
     }
 
     /// The counts of one event.
@@ -69,6 +84,7 @@ struct Stats {
     open_holds: usize,
     rejected_rate_limited: u64,
     rejected_not_admitted: u64,
+    rejected_pow: u64,
     state: &'static str,
 }
 
@@ -99,6 +115,7 @@ pub async fn stats(
         open_holds: snap.open_holds,
         rejected_rate_limited: refusals.rate_limited,
         rejected_not_admitted: refusals.not_admitted,
+        rejected_pow: refusals.pow,
         state: snap.state.as_str(),
     }))
 }

@@ -192,7 +192,7 @@ async fn event(state: State, path: web::Path<Uuid>) -> HttpResponse {
 }
 
 async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
-    req.extensions_mut().insert(crate::telemetry::Unmatched);
+    req.extensions_mut().insert(crate::telemetry::UNMATCHED);
     error_page(&ApiError::NotFound("page"))
 }
 

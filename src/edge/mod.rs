@@ -1,0 +1,382 @@
+//! The edge: who is calling, how often they may, and how much the server takes in at once.
+//!
+//! - The client address is the socket's peer, or the nearest untrusted address of
+//!   `X-Forwarded-For` when the peer is one of `TRUSTED_PROXIES`.
+//! - Rate limits per client address and per session on the join, status, hold and order
+//!   routes ([`limits`]); addresses in `RATE_LIMIT_EXEMPT` (loopback by default: operators
+//!   and load generators on the machine itself) are not limited.
+//! - Proof of work on joins ([`pow`]).
+//! - [`guard`]: a ceiling on requests in flight, body limits by `Content-Length`, and a
+//!   deadline per request (slow clients), before any handler runs.
+
+pub mod limits;
+pub mod pow;
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use ipnet::IpNet;
+
+use crate::config::Settings;
+use crate::telemetry::FixedLabel;
+use crate::web::error::ApiError;
+use crate::web::{pages, State, FAN_BODY_LIMIT, ORGANIZER_BODY_LIMIT};
+use limits::{KeyedLimit, Limit};
+
+/// Seconds a client should wait when the server is at its in-flight ceiling.
+pub const OVERLOAD_RETRY_AFTER_SECS: u64 = 1;
+
+/// The routes that carry their own limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Join,
+    Status,
+    Hold,
+    Order,
+}
+
+/// The limits of one route: per client address, per session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouteLimits {
+    pub per_ip: Limit,
+    pub per_session: Limit,
+}
+
+/// The edge's settings (part of [`Settings`]).
+#[derive(Clone, Debug)]
+pub struct EdgeSettings {
+    pub trusted_proxies: Vec<IpNet>,
+    pub rate_limit_exempt: Vec<IpNet>,
+    pub join: RouteLimits,
+    pub status: RouteLimits,
+    pub hold: RouteLimits,
+    pub order: RouteLimits,
+    /// Most keys one limiter holds.
+    pub limiter_max_keys: usize,
+    /// Most requests in flight on this node (operations endpoints aside).
+    pub max_inflight: usize,
+    /// Longest a request may take, reading its body included.
+    pub request_timeout: Duration,
+    /// How long a proof-of-work challenge stays good.
+    pub pow_challenge_ttl: Duration,
+}
+
+/// Limiters keyed by address and by session, for one route.
+struct RouteLimiters {
+    per_ip: Option<KeyedLimit<u128>>,
+    per_session: Option<KeyedLimit<String>>,
+}
+
+impl RouteLimiters {
+    fn new(limits: &RouteLimits, max_keys: usize) -> Self {
+        RouteLimiters {
+            per_ip: limits.per_ip.0.map(|r| KeyedLimit::new(r, max_keys)),
+            per_session: limits.per_session.0.map(|r| KeyedLimit::new(r, max_keys)),
+        }
+    }
+}
+
+/// The edge's shared state, one per node.
+pub struct Edge {
+    settings: EdgeSettings,
+    routes: [RouteLimiters; 4],
+    inflight: AtomicUsize,
+}
+
+/// A request counted in flight until dropped.
+pub struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Edge {
+    pub fn new(settings: &Settings) -> Self {
+        let s = settings.edge.clone();
+        let max = s.limiter_max_keys;
+        Edge {
+            routes: [
+                RouteLimiters::new(&s.join, max),
+                RouteLimiters::new(&s.status, max),
+                RouteLimiters::new(&s.hold, max),
+                RouteLimiters::new(&s.order, max),
+            ],
+            settings: s,
+            inflight: AtomicUsize::new(0),
+        }
+    }
+
+    /// The edge's settings.
+    pub fn settings(&self) -> &EdgeSettings {
+        &self.settings
+    }
+
+    fn limiters(&self, route: Route) -> &RouteLimiters {
+        &self.routes[route as usize]
+    }
+
+    /// The caller's address: the peer, or the nearest untrusted hop of `X-Forwarded-For`
+    /// when the peer is a trusted proxy. `None` only for requests without a socket (tests).
+    pub fn client_ip(&self, req: &HttpRequest) -> Option<IpAddr> {
+        let peer = req.peer_addr()?.ip();
+        Some(client_ip(
+            peer,
+            req.headers()
+                .get_all("x-forwarded-for")
+                .filter_map(|v| v.to_str().ok()),
+            &self.settings.trusted_proxies,
+        ))
+    }
+
+    /// Applies a route's limit per client address, before anything else is read. `Err`
+    /// holds how long until the caller may try again.
+    pub fn check_ip(&self, route: Route, req: &HttpRequest) -> Result<(), Duration> {
+        let Some(limit) = &self.limiters(route).per_ip else {
+            return Ok(());
+        };
+        match self.limited_ip(req) {
+            Some(ip) => limit.check(&ip_key(ip)),
+            None => Ok(()),
+        }
+    }
+
+    /// Applies a route's limit per session, once the caller's token is verified.
+    pub fn check_session(
+        &self,
+        route: Route,
+        req: &HttpRequest,
+        session: &str,
+    ) -> Result<(), Duration> {
+        let Some(limit) = &self.limiters(route).per_session else {
+            return Ok(());
+        };
+        match self.limited_ip(req) {
+            Some(_) => limit.check(&session.to_string()),
+            None => Ok(()),
+        }
+    }
+
+    /// The caller's address, unless it is exempt from limits.
+    fn limited_ip(&self, req: &HttpRequest) -> Option<IpAddr> {
+        let ip = self.client_ip(req)?;
+        let exempt = self
+            .settings
+            .rate_limit_exempt
+            .iter()
+            .any(|n| n.contains(&ip));
+        (!exempt).then_some(ip)
+    }
+
+    /// Drops limiter keys back to a fresh state; reports how many keys are held.
+    pub fn sweep(&self) {
+        let mut keys = 0;
+        for route in &self.routes {
+            if let Some(l) = &route.per_ip {
+                l.sweep();
+                keys += l.len();
+            }
+            if let Some(l) = &route.per_session {
+                l.sweep();
+                keys += l.len();
+            }
+        }
+        metrics::gauge!("rate_limiter_keys").set(keys as f64);
+    }
+
+    /// Counts a request in flight, or `None` at the ceiling.
+    pub fn enter(&self) -> Option<InFlight<'_>> {
+        let before = self.inflight.fetch_add(1, Ordering::Relaxed);
+        let guard = InFlight(&self.inflight);
+        (before < self.settings.max_inflight).then_some(guard)
+    }
+
+    /// Requests in flight now.
+    pub fn inflight(&self) -> usize {
+        self.inflight.load(Ordering::Relaxed)
+    }
+}
+
+/// Keys an address for limiting: IPv4 whole, IPv6 by its /64 (one subscriber's prefix, so a
+/// host cannot dodge its limit by rotating addresses inside it).
+fn ip_key(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => u128::from(v4.to_ipv6_mapped()),
+            None => u128::from(v6) & !((1u128 << 64) - 1),
+        },
+    }
+}
+
+/// The client behind `peer`: walking `X-Forwarded-For` from the right (the hop nearest to us),
+/// the first address that is not a trusted proxy. An untrusted peer's header is ignored, as is
+/// anything left of an unparsable entry.
+pub fn client_ip<'a>(
+    peer: IpAddr,
+    forwarded_for: impl Iterator<Item = &'a str>,
+    trusted: &[IpNet],
+) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = forwarded_for.flat_map(|v| v.split(',')).collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(&ip) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    client
+}
+
+/// Parses a comma-separated list of addresses and networks (`10.0.0.0/8, ::1`).
+pub fn parse_nets(text: &str) -> Result<Vec<IpNet>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("{s:?} is not an address or network"))
+        })
+        .collect()
+}
+
+/// Operations endpoints stay reachable at the ceiling, so an overloaded node can be seen.
+fn is_operations(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics")
+}
+
+/// The largest body a path takes: organizer writes take more than fan calls.
+fn body_limit(req: &ServiceRequest) -> usize {
+    let path = req.path();
+    let organizer = path.starts_with("/organizer")
+        || path == "/api/v1/events"
+        || (req.method() == actix_web::http::Method::PATCH && path.starts_with("/api/v1/events/"));
+    if organizer {
+        ORGANIZER_BODY_LIMIT
+    } else {
+        FAN_BODY_LIMIT
+    }
+}
+
+/// An error answered by the edge itself: JSON under `/api`, a page elsewhere.
+fn refusal(req: &HttpRequest, err: &ApiError) -> HttpResponse {
+    req.extensions_mut().insert(FixedLabel("edge"));
+    if req.path().starts_with("/api/") {
+        err.error_response()
+    } else {
+        pages::error_page(err)
+    }
+}
+
+/// Middleware: the in-flight ceiling, body limits and the request deadline.
+pub async fn guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let Some(state) = req.app_data::<State>().cloned() else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    if is_operations(req.path()) {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let limit = body_limit(&req);
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        let response = refusal(req.request(), &ApiError::TooLarge(limit));
+        return Ok(req.into_response(response).map_into_right_body());
+    }
+    let Some(_inflight) = state.edge.enter() else {
+        metrics::counter!("requests_rejected_total", "reason" => "overloaded").increment(1);
+        let err = ApiError::Busy(
+            "the server is at capacity; retry shortly".into(),
+            OVERLOAD_RETRY_AFTER_SECS,
+        );
+        let response = refusal(req.request(), &err);
+        return Ok(req.into_response(response).map_into_right_body());
+    };
+    // The request cannot be kept to answer with (routing needs it unshared): a timeout is
+    // answered as an error, which actix turns into the 408 response.
+    match tokio::time::timeout(state.edge.settings.request_timeout, next.call(req)).await {
+        Ok(response) => Ok(response?.map_into_left_body()),
+        Err(_) => {
+            metrics::counter!("requests_rejected_total", "reason" => "timeout").increment(1);
+            Err(ApiError::Timeout.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_peers() {
+        let trusted = parse_nets("10.0.0.0/8, 127.0.0.1").unwrap();
+        let xff = |v: &'static str| std::iter::once(v);
+        // An untrusted peer's header is ignored.
+        assert_eq!(
+            client_ip(ip("203.0.113.9"), xff("198.51.100.1"), &trusted),
+            ip("203.0.113.9")
+        );
+        // A trusted peer: the nearest untrusted hop, not a forged one further left.
+        assert_eq!(
+            client_ip(
+                ip("127.0.0.1"),
+                xff("1.2.3.4, 198.51.100.1, 10.1.1.1"),
+                &trusted
+            ),
+            ip("198.51.100.1")
+        );
+        // Garbage stops the walk at the last good hop.
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), xff("junk, 198.51.100.1"), &trusted),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), xff("nonsense"), &trusted),
+            ip("127.0.0.1")
+        );
+        // No header: the proxy itself.
+        assert_eq!(
+            client_ip(ip("10.0.0.5"), std::iter::empty(), &trusted),
+            ip("10.0.0.5")
+        );
+    }
+
+    #[test]
+    fn ipv6_hosts_share_their_slash_64() {
+        assert_eq!(
+            ip_key(ip("2001:db8:1:2::1")),
+            ip_key(ip("2001:db8:1:2:ffff::9"))
+        );
+        assert_ne!(ip_key(ip("2001:db8:1:2::1")), ip_key(ip("2001:db8:1:3::1")));
+        assert_eq!(ip_key(ip("192.0.2.1")), ip_key(ip("::ffff:192.0.2.1")));
+        assert!(parse_nets("nonsense").is_err());
+        assert_eq!(parse_nets(" ").unwrap(), vec![]);
+    }
+}
