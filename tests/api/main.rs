@@ -10,5 +10,6 @@ mod health;
 mod orders;
 mod outages;
 mod pacer;
+mod pages;
 mod room;
 mod shop;

@@ -140,12 +140,17 @@ pub async fn get(
         .get_order(path.into_inner())
         .await?
         .ok_or(ApiError::NotFound("order"))?;
-    if is_organizer(&req, &state) || bought_it(&req, &state, &order) {
+    if may_read(&req, &state, &order) {
         Ok(HttpResponse::Ok().json(order))
     } else {
         // Not 403: whether an order id exists is nobody else's business.
         Err(ApiError::NotFound("order"))
     }
+}
+
+/// Whether the caller may read `order`: the organizer, or the fan whose admission bought it.
+pub fn may_read(req: &HttpRequest, state: &State, order: &Order) -> bool {
+    is_organizer(req, state) || bought_it(req, state, order)
 }
 
 fn bought_it(req: &HttpRequest, state: &State, order: &Order) -> bool {

@@ -1,5 +1,7 @@
 //! HTML pages (askama templates in `templates/`, assets in `static/`).
 
+pub mod fan;
+
 use actix_files::Files;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpResponse};
@@ -65,6 +67,23 @@ pub fn error_page(err: &ApiError) -> HttpResponse {
             "We could not complete that just now. Nothing was changed; please retry in a moment."
                 .into(),
         ),
+        ApiError::RateLimited(secs) => (
+            "Slow down a little".into(),
+            format!("Too many requests from your connection. Please wait {secs} s and try again; your place in line is kept."),
+        ),
+        ApiError::NotAdmitted(_) => (
+            "You have not been admitted yet".into(),
+            "The shop opens to fans in the order they joined the line. Go back to the line and you will be let in when it is your turn.".into(),
+        ),
+        ApiError::Unavailable(_) => (
+            "Those places were just taken".into(),
+            "Someone got there first. Please pick again.".into(),
+        ),
+        ApiError::HoldExpired => (
+            "Your hold expired".into(),
+            "The places you held were released when the time ran out. Pick again while your admission lasts.".into(),
+        ),
+        ApiError::SaleNotOpen(message) => ("The sale is not open".into(), message.clone()),
         other => ("Something went wrong".into(), other.public_message()),
     };
     let mut response = render(
@@ -199,7 +218,8 @@ async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
 /// Registers the page routes and static assets.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(index))
-        .route("/events/{id}", web::get().to(event));
+        .route("/events/{id}", web::get().to(event))
+        .configure(fan::routes);
 }
 
 /// Static assets under `/static`, from the configured directory.

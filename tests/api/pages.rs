@@ -1,0 +1,131 @@
+//! The fan's pages over HTTP (the browser-driven tests come with the console): each renders
+//! from the real stores, refuses whom it should with a page that says what to do, and
+//! escapes what fans and organizers typed.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{event_spec, TestApp};
+
+async fn page(app: &TestApp, path: &str, bearer: Option<&str>) -> (StatusCode, String) {
+    let mut request = app.client.get(app.url(path));
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    (status, response.text().await.unwrap())
+}
+
+#[actix_web::test]
+async fn a_fan_walks_from_the_line_to_the_order_page() {
+    let app = TestApp::spawn().await;
+    let mut spec = event_spec(2, 5, 10);
+    spec["name"] = json!("<script>alert('x')</script> Night");
+    let event = app.event(&spec).await;
+
+    // The waiting room renders before the script joins.
+    let (status, html) = page(&app, &format!("/events/{event}/queue"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Waiting room") && html.contains("/static/queue.js"));
+    assert!(!html.contains("<script>alert"), "names are escaped");
+
+    // Without scripts, the event page's form joins and comes back with the ticket cookie.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let joined = no_redirects
+        .post(app.url(&format!("/events/{event}/queue")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(joined.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        joined.headers()["location"],
+        format!("/events/{event}/queue")
+    );
+    let cookie = joined
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("fg_ticket_"))
+        .expect("a ticket cookie");
+    assert!(cookie.contains("HttpOnly"));
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let html = no_redirects
+        .get(app.url(&format!("/events/{event}/queue")))
+        .header("Cookie", &pair)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(r#"id="room-position">1<"#),
+        "server-rendered place"
+    );
+    assert!(
+        html.contains(r#"http-equiv="refresh""#),
+        "refreshes itself without scripts"
+    );
+
+    // The shop turns away fans who were not admitted, with the way back to the line.
+    let (status, html) = page(&app, &format!("/events/{event}/shop"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("Back to the line") && html.contains(&format!("/events/{event}/queue")));
+
+    // Admitted: the seat map and the GA picker.
+    let admission = app.admitted_fan(&event).await;
+    let hold: Value = app
+        .hold_seats(&event, &admission, &["A-1-2"])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (status, html) = page(&app, &format!("/events/{event}/shop"), Some(&admission)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        html.matches("<button type=\"button\" class=\"seat ")
+            .count(),
+        10,
+        "one button per seat"
+    );
+    assert!(html.contains(r#"class="seat held" data-id="A-1-2""#));
+    assert!(html.contains(r#"data-tier="floor""#));
+
+    let hold_id = hold["hold_id"].as_str().unwrap();
+    let (status, html) = page(
+        &app,
+        &format!("/events/{event}/checkout/{hold_id}"),
+        Some(&admission),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Idempotency") || html.contains("/static/checkout.js"));
+
+    let order: Value = app
+        .place_order(&event, &admission, hold_id, "k1", "<b>Ada</b>")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let order_id = order["order_id"].as_str().unwrap();
+    let (status, html) = page(&app, &format!("/orders/{order_id}"), Some(&admission)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("A-1-2") && html.contains("$90.00"));
+    assert!(
+        html.contains("&#60;b&#62;Ada") || html.contains("&lt;b&gt;Ada"),
+        "buyer escaped"
+    );
+    // Someone else's browser learns nothing of it.
+    let (status, _) = page(&app, &format!("/orders/{order_id}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
