@@ -641,3 +641,49 @@ async fn huge_bodies_slow_clients_and_idle_connections_do_not_stop_fans() {
     assert!(fan_round_trip(&app, &event).await < Duration::from_secs(3));
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn past_the_in_flight_ceiling_the_answer_is_503_and_operations_still_answer() {
+    let app = TestApp::spawn_with(&[("MAX_INFLIGHT", "1"), ("REQUEST_TIMEOUT_SECS", "5")]).await;
+    let event = app.event(&event_spec(1, 5, 5)).await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    // One request whose body is still arriving holds the only slot.
+    let mut slow = TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(
+        format!(
+            "POST /api/v1/events/{event}/queue HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{{"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let refused = app
+        .client
+        .get(app.url(&format!("/api/v1/events/{event}")))
+        .send()
+        .await
+        .unwrap();
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_error(
+        refused,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable_backend",
+    )
+    .await;
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(
+        health.status(),
+        StatusCode::OK,
+        "operations endpoints stay reachable"
+    );
+    // The slot frees when the slow request ends; fans are served again.
+    slow.write_all(b"}         ").await.unwrap();
+    let mut answer = [0u8; 64];
+    let n = slow.read(&mut answer).await.unwrap();
+    assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 201"));
+    drop(slow);
+    let view = app.event_view(&event).await;
+    assert_eq!(view["id"], event.as_str());
+    app.stop().await;
+}
