@@ -145,7 +145,29 @@ impl Registry {
             }
             actors.entry(event).or_default().clone()
         };
-        cell.get_or_try_init(|| self.start(event)).await.cloned()
+        let started = cell.get_or_try_init(|| self.start(event)).await.cloned();
+        if started.is_err() {
+            // An unknown event (or a failed start) must not leave its empty cell behind: ids
+            // come from request paths, so failed lookups would grow the map without bound.
+            let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
+            if actors
+                .get(&event)
+                .is_some_and(|c| Arc::ptr_eq(c, &cell) && c.get().is_none())
+            {
+                actors.remove(&event);
+            }
+        }
+        started
+    }
+
+    /// Events with an actor slot on this node (running or starting).
+    pub fn len(&self) -> usize {
+        self.actors.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether no actor runs or starts on this node.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The event's actor if it runs on this node already (never starts one).

@@ -161,6 +161,13 @@ async fn unknown_events_are_404() {
         .organizer_get("/api/v1/events/00000000-0000-0000-0000-000000000000/stats")
         .await;
     assert_error(stats, StatusCode::NOT_FOUND, "not_found").await;
+    // Made-up ids leave nothing behind on the node.
+    for _ in 0..50 {
+        let path = format!("/api/v1/events/{}/seats", uuid::Uuid::new_v4());
+        let response = app.client.get(app.url(&path)).send().await.unwrap();
+        assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    }
+    assert!(app.state.registry.is_empty(), "no actor slot for unknown events");
 }
 
 #[actix_web::test]
