@@ -67,11 +67,17 @@ pub struct EdgeSettings {
     pub pow_challenge_ttl: Duration,
 }
 
-/// Limiters keyed by address and by session, for one route.
+/// Limiters keyed by address and by session, for one route (both keys fit in a `u128`:
+/// an address, or a session id's 16 random bytes).
 struct RouteLimiters {
     per_ip: Option<KeyedLimit<u128>>,
-    per_session: Option<KeyedLimit<String>>,
+    per_session: Option<KeyedLimit<u128>>,
 }
+
+/// The caller as the limits see it, resolved once per request: their address, or `None`
+/// when no limit applies to them (an exempt address, or a request without a socket).
+#[derive(Clone, Copy, Debug)]
+pub struct Client(Option<IpAddr>);
 
 impl RouteLimiters {
     fn new(limits: &RouteLimits, max_keys: usize) -> Self {
@@ -136,15 +142,23 @@ impl Edge {
         ))
     }
 
+    /// The caller as the limits see it (resolve it once per request).
+    pub fn client(&self, req: &HttpRequest) -> Client {
+        let exempt = |ip: &IpAddr| {
+            self.settings
+                .rate_limit_exempt
+                .iter()
+                .any(|n| n.contains(ip))
+        };
+        Client(self.client_ip(req).filter(|ip| !exempt(ip)))
+    }
+
     /// Applies a route's limit per client address, before anything else is read. `Err`
     /// holds how long until the caller may try again.
-    pub fn check_ip(&self, route: Route, req: &HttpRequest) -> Result<(), Duration> {
-        let Some(limit) = &self.limiters(route).per_ip else {
-            return Ok(());
-        };
-        match self.limited_ip(req) {
-            Some(ip) => limit.check(&ip_key(ip)),
-            None => Ok(()),
+    pub fn check_ip(&self, route: Route, client: Client) -> Result<(), Duration> {
+        match (&self.limiters(route).per_ip, client.0) {
+            (Some(limit), Some(ip)) => limit.check(&ip_key(ip)),
+            _ => Ok(()),
         }
     }
 
@@ -152,27 +166,13 @@ impl Edge {
     pub fn check_session(
         &self,
         route: Route,
-        req: &HttpRequest,
+        client: Client,
         session: &str,
     ) -> Result<(), Duration> {
-        let Some(limit) = &self.limiters(route).per_session else {
-            return Ok(());
-        };
-        match self.limited_ip(req) {
-            Some(_) => limit.check(&session.to_string()),
-            None => Ok(()),
+        match (&self.limiters(route).per_session, client.0) {
+            (Some(limit), Some(_)) => limit.check(&session_key(session)),
+            _ => Ok(()),
         }
-    }
-
-    /// The caller's address, unless it is exempt from limits.
-    fn limited_ip(&self, req: &HttpRequest) -> Option<IpAddr> {
-        let ip = self.client_ip(req)?;
-        let exempt = self
-            .settings
-            .rate_limit_exempt
-            .iter()
-            .any(|n| n.contains(&ip));
-        (!exempt).then_some(ip)
     }
 
     /// Drops limiter keys back to a fresh state; reports how many keys are held.
@@ -214,6 +214,17 @@ fn ip_key(ip: IpAddr) -> u128 {
             None => u128::from(v6) & !((1u128 << 64) - 1),
         },
     }
+}
+
+/// Keys a session for limiting: its id is 16 random bytes in hex (signed, so always ours);
+/// anything else is hashed.
+fn session_key(session: &str) -> u128 {
+    u128::from_str_radix(session, 16).unwrap_or_else(|_| {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        session.hash(&mut hasher);
+        u128::from(hasher.finish())
+    })
 }
 
 /// The client behind `peer`: walking `X-Forwarded-For` from the right (the hop nearest to us),
@@ -377,6 +388,10 @@ mod tests {
         assert_ne!(ip_key(ip("2001:db8:1:2::1")), ip_key(ip("2001:db8:1:3::1")));
         assert_eq!(ip_key(ip("192.0.2.1")), ip_key(ip("::ffff:192.0.2.1")));
         assert!(parse_nets("nonsense").is_err());
+        // Sessions key by their 16 bytes; anything else by a stable hash.
+        assert_eq!(session_key("00000000000000000000000000000001"), 1);
+        assert_eq!(session_key("not hex"), session_key("not hex"));
+        assert_ne!(session_key("not hex"), session_key("not hex!"));
         assert_eq!(parse_nets(" ").unwrap(), vec![]);
     }
 }

@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::State;
-use crate::edge::Route;
+use std::time::Duration;
+
+use crate::edge::{Client, Route};
 use crate::room::token::{Claims, TokenKind};
 
 /// Name of the cookie carrying a fan's queue ticket for one event.
@@ -72,36 +74,52 @@ pub fn fan_token(req: &HttpRequest, cookie: &str) -> Option<String> {
         .or_else(|| req.cookie(cookie).map(|c| c.value().to_string()))
 }
 
-/// Applies a route's rate limit, per address (`session` None, before anything else is read)
-/// or per session (once the caller's token is verified), counting refusals.
-pub fn rate_limit(
+/// Resolves the caller and applies a route's per-address limit, before anything else is
+/// read; the caller comes back for the per-session limit. Refusals are counted.
+pub fn limit_ip(
     req: &HttpRequest,
     state: &State,
     event: Uuid,
     route: Route,
-    session: Option<&str>,
+) -> Result<Client, ApiError> {
+    let client = state.edge.client(req);
+    counted(state, event, state.edge.check_ip(route, client))?;
+    Ok(client)
+}
+
+/// Applies a route's per-session limit once the caller's token is verified.
+pub fn limit_session(
+    state: &State,
+    event: Uuid,
+    route: Route,
+    client: Client,
+    session: &str,
 ) -> Result<(), ApiError> {
-    let checked = match session {
-        None => state.edge.check_ip(route, req),
-        Some(session) => state.edge.check_session(route, req, session),
-    };
+    counted(
+        state,
+        event,
+        state.edge.check_session(route, client, session),
+    )
+}
+
+fn counted(state: &State, event: Uuid, checked: Result<(), Duration>) -> Result<(), ApiError> {
     checked.map_err(|wait| {
         state.counters.rate_limited(event);
         ApiError::RateLimited(wait.as_secs_f64().ceil().max(1.0) as u64)
     })
 }
 
-/// Verifies the caller's admission for `event` (invariant 5) under `route`'s rate limits,
-/// counting refusals.
+/// Verifies the caller's admission for `event` (invariant 5) and applies the route's
+/// per-session limit to it; `client` has passed the per-address limit.
 pub fn admission(
     req: &HttpRequest,
     state: &State,
     event: Uuid,
     route: Route,
+    client: Client,
 ) -> Result<Claims, ApiError> {
-    rate_limit(req, state, event, route, None)?;
     let claims = verified_admission(req, state, event)?;
-    rate_limit(req, state, event, route, Some(&claims.session))?;
+    limit_session(state, event, route, client, &claims.session)?;
     Ok(claims)
 }
 

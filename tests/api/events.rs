@@ -167,7 +167,10 @@ async fn unknown_events_are_404() {
         let response = app.client.get(app.url(&path)).send().await.unwrap();
         assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
     }
-    assert!(app.state.registry.is_empty(), "no actor slot for unknown events");
+    assert!(
+        app.state.registry.is_empty(),
+        "no actor slot for unknown events"
+    );
 }
 
 #[actix_web::test]

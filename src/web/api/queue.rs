@@ -13,7 +13,7 @@ use crate::inventory::actor::GetSnapshot;
 use crate::room::line::{RoomError, Rules, Status};
 use crate::room::pacer;
 use crate::room::pacing::PREQUEUE_METHOD;
-use crate::web::auth::{admission_cookie, fan_token, rate_limit, ticket_cookie};
+use crate::web::auth::{admission_cookie, fan_token, limit_ip, limit_session, ticket_cookie};
 use crate::web::error::ApiError;
 use crate::web::State;
 
@@ -147,7 +147,7 @@ pub async fn join(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let event = path.into_inner();
-    rate_limit(&req, &state, event, Route::Join, None)?;
+    let client = limit_ip(&req, &state, event, Route::Join)?;
     let body = JoinBody::parse(&body)?;
     let rules = rules(&state, event).await?;
     if rules.sale == crate::domain::inventory::SaleState::Closed {
@@ -157,7 +157,7 @@ pub async fn join(
     let spent = match current.as_deref().and_then(|t| state.room.ticket(event, t)) {
         // Joining again with one's own ticket: the same place, no new work asked.
         Some(own) => {
-            rate_limit(&req, &state, event, Route::Join, Some(&own.session))?;
+            limit_session(&state, event, Route::Join, client, &own.session)?;
             None
         }
         None if rules.pow_bits > 0 => {
@@ -199,7 +199,7 @@ pub async fn status(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let event = path.into_inner();
-    rate_limit(&req, &state, event, Route::Status, None)?;
+    let client = limit_ip(&req, &state, event, Route::Status)?;
     let rules = rules(&state, event).await?;
     let token = fan_token(&req, &ticket_cookie(event));
     let claims = token
@@ -208,7 +208,7 @@ pub async fn status(
         .ok_or_else(|| {
             ApiError::NotAdmitted("no valid queue ticket for this event: join the line".into())
         })?;
-    rate_limit(&req, &state, event, Route::Status, Some(&claims.session))?;
+    limit_session(&state, event, Route::Status, client, &claims.session)?;
     let token = token.unwrap_or_default();
     let status = state.room.status(&claims, token, &rules).await?;
     Ok(respond(HttpResponse::Ok(), event, &status, false))

@@ -17,7 +17,7 @@ use crate::inventory::actor::{
     GetSeats, OrderFailure, OrderTicket, PlaceHold, PlaceOrder, ReleaseHold,
 };
 use crate::web::api::BUSY_RETRY_AFTER_SECS;
-use crate::web::auth::admission;
+use crate::web::auth::{admission, limit_ip};
 use crate::web::error::ApiError;
 use crate::web::State;
 
@@ -50,8 +50,9 @@ pub async fn seats(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let event = path.into_inner();
+    let client = limit_ip(&req, &state, event, Route::Status)?;
     let actor = inventory(&state, event).await?;
-    admission(&req, &state, event, Route::Status)?;
+    admission(&req, &state, event, Route::Status, client)?;
     let (seats, tiers) = actor.ask(GetSeats).await?;
     Ok(HttpResponse::Ok().json(SeatsView { seats, tiers }))
 }
@@ -96,8 +97,9 @@ pub async fn hold(
     body: web::Json<HoldBody>,
 ) -> Result<HttpResponse, ApiError> {
     let event = path.into_inner();
+    let client = limit_ip(&req, &state, event, Route::Hold)?;
     let actor = inventory(&state, event).await?;
-    let claims = admission(&req, &state, event, Route::Hold)?;
+    let claims = admission(&req, &state, event, Route::Hold, client)?;
     let request = body.into_inner().into_request()?;
     let view = actor
         .ask(PlaceHold {
@@ -115,8 +117,9 @@ pub async fn release(
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (event, hold_id) = path.into_inner();
+    let client = limit_ip(&req, &state, event, Route::Hold)?;
     let actor = inventory(&state, event).await?;
-    let claims = admission(&req, &state, event, Route::Hold)?;
+    let claims = admission(&req, &state, event, Route::Hold, client)?;
     actor
         .ask(ReleaseHold {
             session: claims.session.clone(),
@@ -183,8 +186,9 @@ pub async fn order(
     body: web::Json<OrderBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (event, hold_id) = path.into_inner();
+    let client = limit_ip(&req, &state, event, Route::Order)?;
     let actor = inventory(&state, event).await?;
-    let claims = admission(&req, &state, event, Route::Order)?;
+    let claims = admission(&req, &state, event, Route::Order, client)?;
     let key = idempotency_key(&req)?;
     let body = body.into_inner();
     let buyer = Buyer::parse(&body.name, &body.email).map_err(|e| ApiError::Invalid(e.0))?;
