@@ -7,6 +7,8 @@
 //! `BENCH_ROUNDS` the interleaved rounds (default 3, medians reported), `BENCH_CLIENTS` the
 //! concurrency (default 64), `COMMIT_CONCURRENCY` the committer's batches in flight (default 1).
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,8 +23,10 @@ use floodgate::inventory::committer::BatchSettings;
 use floodgate::inventory::{Registry, ShopSettings};
 use floodgate::store::postgres::PostgresStore;
 use floodgate::store::{EventRecord, OrderStore};
-use sqlx::{Connection, Executor, PgConnection};
+use sqlx::Executor;
 use uuid::Uuid;
+
+use common::{median, runs, ScratchDb};
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -45,13 +49,8 @@ fn main() {
     floodgate::telemetry::metrics_handle();
     let clients = env_or("BENCH_CLIENTS", 64) as usize;
     actix::System::new().block_on(async move {
-        let name = format!("fg_bench_{}", Uuid::new_v4().simple());
-        let mut conn = PgConnection::connect(&admin).await.expect("connecting");
-        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .expect("creating the bench database");
-        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-        let url = format!("{base}/{name}");
+        let db = ScratchDb::create(&admin).await;
+        let url = db.url.clone();
         let duration = Duration::from_secs(secs);
 
         // Interleaved rounds, medians compared: this machine is shared and drifts.
@@ -64,16 +63,10 @@ fn main() {
             actors.push(rate);
             (batches, commit_ms) = (batch, commit);
         }
-        let list = |v: &[f64]| {
-            v.iter()
-                .map(|x| format!("{x:.0}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         println!(
             "naive runs: {}   actor runs: {}",
-            list(&naives),
-            list(&actors)
+            runs(&naives),
+            runs(&actors)
         );
         let (naive, actor) = (median(&mut naives), median(&mut actors));
 
@@ -86,18 +79,14 @@ fn main() {
             actor / naive
         );
         println!("  mean batch: {batches:.1} orders, mean commit: {commit_ms:.2} ms (all rounds)");
-        conn.execute(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE {name} WITH (FORCE)"
-        )))
-        .await
-        .ok();
+        db.remove().await;
     });
 }
 
 /// Runs `clients` loops of `work` for `duration` on a client runtime of its own thread (as
 /// HTTP workers would be), so the clients do not compete with the actor's thread; returns
-/// completed operations per second.
-async fn drive<F, Fut>(clients: usize, duration: Duration, work: F) -> f64
+/// the completed operations and how many that is per second.
+async fn drive<F, Fut>(clients: usize, duration: Duration, work: F) -> (u64, f64)
 where
     F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = bool> + Send + 'static,
@@ -136,15 +125,11 @@ where
     tokio::time::sleep(duration).await;
     stop.store(true, Ordering::Relaxed);
     let _ = finished_rx.await;
-    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    let done = done.load(Ordering::Relaxed);
+    (done, done as f64 / started.elapsed().as_secs_f64())
 }
 
 /// The naive design: every order is its own transaction on a hot counter row.
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 async fn naive(url: &str, clients: usize, duration: Duration, create: bool) -> f64 {
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(clients as u32)
@@ -188,6 +173,7 @@ async fn naive(url: &str, clients: usize, duration: Duration, create: bool) -> f
         }
     })
     .await
+    .1
 }
 
 /// Floodgate's path: hold one GA place through the actor, then order it through the committer.
@@ -237,7 +223,7 @@ async fn floodgate_path(url: &str, clients: usize, duration: Duration) -> (f64, 
     ));
     let actor = registry.get(event).await.expect("actor");
     let buyer = Buyer::parse("Fan", "fan@example.com").expect("buyer");
-    let rate = drive(clients, duration, move |client, n| {
+    let (confirmed, rate) = drive(clients, duration, move |client, n| {
         let (actor, buyer) = (actor.clone(), buyer.clone());
         async move {
             let session = format!("c{client}-{n}");
@@ -271,9 +257,16 @@ async fn floodgate_path(url: &str, clients: usize, duration: Duration) -> (f64, 
         }
     })
     .await;
-    let sold = store.load_sales(event).await.expect("sales").orders.len();
+    // Sanity check: every order the actor confirmed is in the database, and nothing else is.
+    let sold = store.load_sales(event).await.expect("sales").orders.len() as u64;
+    println!("actor round: {confirmed} orders confirmed, {sold} in the database");
+    if sold != confirmed {
+        eprintln!(
+            "WARNING: the actor confirmed {confirmed} orders but the database holds {sold}: \
+             this round's figures are not to be trusted"
+        );
+    }
     let (batch, commit_ms) = batch_figures();
-    let _ = sold;
     (rate, batch, commit_ms)
 }
 

@@ -11,6 +11,8 @@
 //! `BENCH_CONNECTIONS` (default 64) wrk's connections. Servers use one worker each, so `wrk`
 //! has the other core.
 
+mod common;
+
 use std::collections::HashMap;
 use std::process::Command;
 
@@ -18,8 +20,8 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use floodgate::config::Settings;
 use floodgate::startup::Application;
 use serde_json::{json, Value};
-use sqlx::{Connection, Executor, PgConnection};
-use uuid::Uuid;
+
+use common::{median, runs, ScratchDb};
 
 const TOKEN: &str = "bench-organizer-token";
 
@@ -44,16 +46,12 @@ fn main() {
     let secs = env_or("BENCH_SECS", "5");
     let conns = env_or("BENCH_CONNECTIONS", "64");
     actix_web::rt::System::new().block_on(async move {
-        let name = format!("fg_bench_{}", Uuid::new_v4().simple());
-        let mut conn = PgConnection::connect(&admin).await.expect("connecting");
-        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .expect("creating the bench database");
-        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        let db = ScratchDb::create(&admin).await;
+        let name = db.name.clone();
         let data_dir = std::env::temp_dir().join(&name);
         let vars: HashMap<&str, String> = HashMap::from([
             ("BIND_ADDR", "127.0.0.1:0".into()),
-            ("DATABASE_URL", format!("{base}/{name}")),
+            ("DATABASE_URL", db.url.clone()),
             ("REDIS_URL", redis_url.clone()),
             ("REDIS_PREFIX", name.clone()),
             ("ORGANIZER_TOKEN", TOKEN.into()),
@@ -151,11 +149,7 @@ fn main() {
                 100.0 * rate / base
             );
         }
-        conn.execute(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE {name} WITH (FORCE)"
-        )))
-        .await
-        .ok();
+        db.remove().await;
         std::process::exit(0);
     });
 }
@@ -195,19 +189,6 @@ async fn baseline_incr(redis_url: &str, prefix: &str) -> String {
     let addr = server.addrs()[0];
     actix_web::rt::spawn(server.run());
     format!("http://{addr}/incr")
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-fn runs(values: &[f64]) -> String {
-    values
-        .iter()
-        .map(|v| format!("{v:.0}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Runs wrk and returns its requests per second.

@@ -121,7 +121,7 @@ async fn attempt(client: &reqwest::Client, base: &str, event: &str, i: usize) ->
     let order = client
         .post(format!(
             "{base}/api/v1/events/{event}/holds/{}/order",
-            hold["hold_id"].as_str().unwrap()
+            hold_id(&hold)
         ))
         .bearer_auth(admission)
         .header("Idempotency-Key", format!("attempt-{i}"))
@@ -155,7 +155,7 @@ async fn two_actors_for_one_event_never_sell_an_item_twice() {
                 "each actor holds {seat}"
             );
             let hold: Value = hold.json().await.unwrap();
-            holds.push((node, fan, hold["hold_id"].as_str().unwrap().to_string()));
+            holds.push((node, fan, hold_id(&hold).to_string()));
         }
     }
     // Both sides order everything at once; the database decides.
@@ -206,17 +206,7 @@ async fn orders_confirmed_before_a_restart_are_all_there_after_it() {
             json!({"tier": "floor", "quantity": 2})
         };
         let hold: Value = app.hold(&event, &fan, &body).await.json().await.unwrap();
-        let order = app
-            .place_order(
-                &event,
-                &fan,
-                hold["hold_id"].as_str().unwrap(),
-                &format!("r{i}"),
-                "Fan",
-            )
-            .await;
-        assert_eq!(order.status(), StatusCode::CREATED);
-        confirmed.push(order.json::<Value>().await.unwrap());
+        confirmed.push(app.buy(&event, &fan, &hold, &format!("r{i}"), "Fan").await);
     }
     let data = app.data.clone();
     app.stop().await;

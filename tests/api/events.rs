@@ -57,20 +57,7 @@ async fn organizer_endpoints_refuse_missing_or_wrong_tokens() {
             .unwrap();
         assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
-    let events: Value = app
-        .client
-        .get(app.url("/api/v1/events"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        events["events"].as_array().unwrap().len(),
-        1,
-        "nothing was created"
-    );
+    assert_eq!(app.events().await.len(), 1, "nothing was created");
 }
 
 #[actix_web::test]
@@ -134,16 +121,7 @@ async fn malformed_and_invalid_events_are_refused_and_nothing_is_created() {
         "too_large",
     )
     .await;
-    let events: Value = app
-        .client
-        .get(app.url("/api/v1/events"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(events["events"].as_array().unwrap().is_empty());
+    assert!(app.events().await.is_empty());
 }
 
 #[actix_web::test]

@@ -77,31 +77,10 @@ async fn the_home_page_lists_events_and_the_event_page_shows_tiers() {
 async fn embedded_startup_seeds_one_demo_event_once() {
     let data = TestData::fresh().await;
     let first = TestApp::spawn_on(data.clone(), &[("SEED_DEMO", "true")]).await;
-    let events: Value = first
-        .client
-        .get(first.url("/api/v1/events"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(events["events"].as_array().unwrap().len(), 1);
-    assert_eq!(events["events"][0]["state"], "on_sale");
+    let events = first.events().await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["state"], "on_sale");
     first.stop().await;
     let second = TestApp::spawn_on(data, &[("SEED_DEMO", "true")]).await;
-    let events: Value = second
-        .client
-        .get(second.url("/api/v1/events"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        events["events"].as_array().unwrap().len(),
-        1,
-        "seeded twice"
-    );
+    assert_eq!(second.events().await.len(), 1, "seeded twice");
 }

@@ -290,6 +290,22 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Orders a hold (the JSON of a `POST …/holds` answer): returns the order (panics unless 201).
+    pub async fn buy(
+        &self,
+        event: &str,
+        admission: &str,
+        hold: &Value,
+        key: &str,
+        name: &str,
+    ) -> Value {
+        let order = self
+            .place_order(event, admission, hold_id(hold), key, name)
+            .await;
+        assert_eq!(order.status(), StatusCode::CREATED);
+        order.json().await.unwrap()
+    }
+
     /// Every order of an event, through the organizer API's pages.
     pub async fn all_orders(&self, event: &str) -> Vec<Value> {
         let mut orders = Vec::new();
@@ -323,6 +339,14 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `GET /api/v1/events`: the listed events.
+    pub async fn events(&self) -> Vec<Value> {
+        self.get_json("/api/v1/events").await["events"]
+            .as_array()
+            .expect("an events array")
+            .clone()
+    }
+
     /// The organizer's stats of an event.
     pub async fn stats(&self, event: &str) -> Value {
         self.organizer_get(&format!("/api/v1/events/{event}/stats"))
@@ -334,14 +358,7 @@ impl TestApp {
 
     /// `GET /api/v1/events/{id}` as JSON.
     pub async fn event_view(&self, event: &str) -> Value {
-        self.client
-            .get(self.url(&format!("/api/v1/events/{event}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.get_json(&format!("/api/v1/events/{event}")).await
     }
 }
 
@@ -369,6 +386,17 @@ pub fn event_spec(rows: u32, seats_per_row: u32, ga: u32) -> Value {
     })
 }
 
+/// The id of a hold, from a `POST …/holds` answer's JSON.
+pub fn hold_id(hold: &Value) -> &str {
+    hold["hold_id"].as_str().unwrap()
+}
+
+/// The id of a hold just placed (panics unless the answer is 201).
+pub async fn created_hold_id(response: Response) -> String {
+    assert_eq!(response.status(), StatusCode::CREATED);
+    hold_id(&response.json::<Value>().await.unwrap()).to_string()
+}
+
 /// Reads a JSON error body and checks its code.
 pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status, "expected {status} {code}");
@@ -376,6 +404,15 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
     assert_eq!(body["error"], code, "{body}");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
     body
+}
+
+/// A refusal that tells the caller when to come back: a `Retry-After` header and a JSON error.
+pub async fn assert_retry_error(response: Response, status: StatusCode, code: &str) -> Value {
+    assert!(
+        response.headers().contains_key("retry-after"),
+        "expected Retry-After on {status} {code}"
+    );
+    assert_error(response, status, code).await
 }
 
 /// Joins `event` on the server at `base` and polls until admitted (30 s at most).

@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{event_spec, TestApp};
+use crate::helpers::{event_spec, hold_id, TestApp};
 
 async fn page(app: &TestApp, path: &str, bearer: Option<&str>) -> (StatusCode, String) {
     let mut request = app.client.get(app.url(path));
@@ -100,7 +100,7 @@ async fn a_fan_walks_from_the_line_to_the_order_page() {
     assert!(html.contains(r#"class="seat held" data-id="A-1-2""#));
     assert!(html.contains(r#"data-tier="floor""#));
 
-    let hold_id = hold["hold_id"].as_str().unwrap();
+    let hold_id = hold_id(&hold);
     let (status, html) = page(
         &app,
         &format!("/events/{event}/checkout/{hold_id}"),

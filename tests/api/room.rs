@@ -67,14 +67,22 @@ async fn admission_times(app: &TestApp, event: &str, fans: &[(u64, String)]) -> 
     times
 }
 
+/// `(key, admission expiry)` pairs sorted by key: each admission runs out no earlier than the
+/// one before it, so fans went in in key order.
+fn assert_admitted_in_order<K: std::fmt::Display>(times: &[(K, i64)], what: &str) {
+    for pair in times.windows(2) {
+        assert!(
+            pair[0].1 <= pair[1].1,
+            "{what} {} admitted after {what} {}",
+            pair[0].0,
+            pair[1].0
+        );
+    }
+}
+
 async fn wait_until_admitted(app: &TestApp, event: &str, total: u64) {
     for _ in 0..300 {
-        let stats: Value = app
-            .organizer_get(&format!("/api/v1/events/{event}/stats"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let stats = app.stats(event).await;
         if stats["admitted_total"].as_u64() == Some(total) {
             return;
         }
@@ -107,14 +115,7 @@ async fn five_thousand_fans_get_distinct_places_and_are_admitted_in_join_order()
     wait_until_admitted(&first, &event, 5000).await;
     let mut times = admission_times(&first, &event, &fans).await;
     times.sort_unstable();
-    for pair in times.windows(2) {
-        assert!(
-            pair[0].1 <= pair[1].1,
-            "fan {} admitted after fan {}",
-            pair[0].0,
-            pair[1].0
-        );
-    }
+    assert_admitted_in_order(&times, "fan");
 }
 
 #[actix_web::test]
@@ -168,14 +169,7 @@ async fn the_pre_queue_goes_first_in_the_published_draw_order() {
         .map(|(seq, until)| (ranks[(*seq - 1) as usize], *until))
         .collect();
     by_rank.sort_unstable();
-    for pair in by_rank.windows(2) {
-        assert!(
-            pair[0].1 <= pair[1].1,
-            "rank {} admitted after rank {}",
-            pair[0].0,
-            pair[1].0
-        );
-    }
+    assert_admitted_in_order(&by_rank, "rank");
     // The draw is not simply join order.
     assert!(ranks
         .iter()
@@ -243,16 +237,7 @@ async fn a_slow_shop_slows_the_pacer_and_it_recovers() {
         .json()
         .await
         .unwrap();
-    let order = app
-        .place_order(
-            &event,
-            &buyer,
-            hold["hold_id"].as_str().unwrap(),
-            "slow",
-            "Ada",
-        )
-        .await;
-    assert_eq!(order.status(), StatusCode::CREATED);
+    app.buy(&event, &buyer, &hold, "slow", "Ada").await;
     // 400 fans wait; they keep polling, so none is skipped.
     let fans = join_many(&[&app], &event, 400).await;
     let before = admitted(&app, &event).await;
@@ -290,11 +275,6 @@ async fn keep_polling(app: &TestApp, event: &str, fans: &[(u64, String)], how_lo
 }
 
 async fn admitted(app: &TestApp, event: &str) -> u64 {
-    let stats: Value = app
-        .organizer_get(&format!("/api/v1/events/{event}/stats"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let stats = app.stats(event).await;
     stats["admitted_total"].as_u64().unwrap()
 }

@@ -8,14 +8,6 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-async fn hold_id(response: reqwest::Response) -> String {
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json::<Value>().await.unwrap()["hold_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[actix_web::test]
 async fn a_fan_holds_seats_and_orders_them() {
     let app = TestApp::spawn().await;
@@ -29,17 +21,7 @@ async fn a_fan_holds_seats_and_orders_them() {
         hold["items"][0],
         json!({"id": "A-1-1", "tier": "lower", "price_cents": 9000})
     );
-    let order = app
-        .place_order(
-            &event,
-            &fan,
-            hold["hold_id"].as_str().unwrap(),
-            "key-1",
-            "Ada",
-        )
-        .await;
-    assert_eq!(order.status(), StatusCode::CREATED);
-    let order: Value = order.json().await.unwrap();
+    let order = app.buy(&event, &fan, &hold, "key-1", "Ada").await;
     assert_eq!(order["status"], "confirmed");
     assert_eq!(order["event_id"], event.as_str());
     assert_eq!(order["total_cents"], 18000);
@@ -104,10 +86,7 @@ async fn a_fan_holds_a_ga_quantity_and_releases_it() {
     assert_eq!(body["unavailable"], json!(["floor"]));
     let release = app
         .client
-        .delete(app.url(&format!(
-            "/api/v1/events/{event}/holds/{}",
-            hold["hold_id"].as_str().unwrap()
-        )))
+        .delete(app.url(&format!("/api/v1/events/{event}/holds/{}", hold_id(&hold))))
         .bearer_auth(&fan)
         .send()
         .await
@@ -124,7 +103,7 @@ async fn holds_are_all_or_nothing() {
     let app = TestApp::spawn().await;
     let event = app.event(&event_spec(1, 5, 1)).await;
     let first = app.admitted_fan(&event).await;
-    hold_id(app.hold_seats(&event, &first, &["A-1-3"]).await).await;
+    created_hold_id(app.hold_seats(&event, &first, &["A-1-3"]).await).await;
     let second = app.admitted_fan(&event).await;
     let refused = app
         .hold_seats(&event, &second, &["A-1-2", "A-1-3", "A-1-4"])
@@ -132,7 +111,7 @@ async fn holds_are_all_or_nothing() {
     let body = assert_error(refused, StatusCode::CONFLICT, "unavailable").await;
     assert_eq!(body["unavailable"], json!(["A-1-3"]));
     // Neither neighbour was taken by the refused request.
-    hold_id(app.hold_seats(&event, &second, &["A-1-2", "A-1-4"]).await).await;
+    created_hold_id(app.hold_seats(&event, &second, &["A-1-2", "A-1-4"]).await).await;
 }
 
 #[actix_web::test]
@@ -221,7 +200,7 @@ async fn one_admission_buys_at_most_max_per_order() {
     let app = TestApp::spawn().await;
     let event = app.event(&event_spec(2, 5, 10)).await;
     let fan = app.admitted_fan(&event).await;
-    hold_id(
+    created_hold_id(
         app.hold(&event, &fan, &json!({"tier": "floor", "quantity": 4}))
             .await,
     )
@@ -230,7 +209,7 @@ async fn one_admission_buys_at_most_max_per_order() {
         .hold_seats(&event, &fan, &["A-1-1", "A-1-2", "A-1-3"])
         .await;
     assert_error(more, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await;
-    hold_id(app.hold_seats(&event, &fan, &["A-1-1", "A-1-2"]).await).await;
+    created_hold_id(app.hold_seats(&event, &fan, &["A-1-1", "A-1-2"]).await).await;
 }
 
 #[actix_web::test]
@@ -289,12 +268,7 @@ async fn shop_calls_without_a_valid_admission_are_403_and_hold_nothing() {
         .unwrap()
         .iter()
         .all(|t| t["held"] == 0));
-    let stats: Value = app
-        .organizer_get(&format!("/api/v1/events/{event}/stats"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let stats = app.stats(&event).await;
     assert_eq!(stats["rejected_not_admitted"], 11);
 }
 
@@ -303,7 +277,7 @@ async fn an_expired_hold_frees_its_seats_by_itself_and_ordering_it_is_410() {
     let app = TestApp::spawn().await;
     let event = app.event(&event_spec(1, 3, 3)).await;
     let fan = app.admitted_fan(&event).await;
-    let hold = hold_id(app.hold_seats(&event, &fan, &["A-1-1"]).await).await;
+    let hold = created_hold_id(app.hold_seats(&event, &fan, &["A-1-1"]).await).await;
     app.advance(Duration::seconds(121));
     // The sweeper frees the seat without any request touching the hold.
     let mut freed = false;
@@ -326,7 +300,7 @@ async fn an_expired_hold_frees_its_seats_by_itself_and_ordering_it_is_410() {
     let order = app.place_order(&event, &fan, &hold, "late", "Ada").await;
     assert_error(order, StatusCode::GONE, "hold_expired").await;
     let other = app.admitted_fan(&event).await;
-    hold_id(app.hold_seats(&event, &other, &["A-1-1"]).await).await;
+    created_hold_id(app.hold_seats(&event, &other, &["A-1-1"]).await).await;
 }
 
 #[actix_web::test]
@@ -334,7 +308,7 @@ async fn bad_orders_get_their_documented_status_and_change_nothing() {
     let app = TestApp::spawn().await;
     let event = app.event(&event_spec(1, 3, 3)).await;
     let fan = app.admitted_fan(&event).await;
-    let hold = hold_id(app.hold_seats(&event, &fan, &["A-1-1"]).await).await;
+    let hold = created_hold_id(app.hold_seats(&event, &fan, &["A-1-1"]).await).await;
     let url = app.url(&format!("/api/v1/events/{event}/holds/{hold}/order"));
     let no_key = app
         .client
@@ -414,7 +388,7 @@ async fn a_reused_idempotency_key_with_another_body_is_422() {
     let app = TestApp::spawn().await;
     let event = app.event(&event_spec(1, 3, 3)).await;
     let fan = app.admitted_fan(&event).await;
-    let hold = hold_id(app.hold_seats(&event, &fan, &["A-1-1"]).await).await;
+    let hold = created_hold_id(app.hold_seats(&event, &fan, &["A-1-1"]).await).await;
     assert_eq!(
         app.place_order(&event, &fan, &hold, "same", "Ada")
             .await
@@ -431,7 +405,7 @@ async fn the_same_idempotency_key_sent_50_times_at_once_makes_one_order() {
     let app = TestApp::spawn().await;
     let event = app.event(&event_spec(1, 3, 3)).await;
     let fan = app.admitted_fan(&event).await;
-    let hold = hold_id(app.hold_seats(&event, &fan, &["A-1-1", "A-1-2"]).await).await;
+    let hold = created_hold_id(app.hold_seats(&event, &fan, &["A-1-1", "A-1-2"]).await).await;
     // Fifty separate connections, all at once.
     let answers = join_all((0..50).map(|_| {
         let client = client();
