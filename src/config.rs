@@ -376,6 +376,20 @@ mod tests {
     }
 
     #[test]
+    fn rate_limit_exemptions_can_be_turned_off() {
+        let dir = tempdir();
+        let d = dir.to_str().unwrap();
+        let default = settings(&[("DATA_DIR", d)]).unwrap();
+        assert_eq!(
+            default.edge.rate_limit_exempt.len(),
+            2,
+            "loopback by default"
+        );
+        let none = settings(&[("DATA_DIR", d), ("RATE_LIMIT_EXEMPT", "none")]).unwrap();
+        assert!(none.edge.rate_limit_exempt.is_empty());
+    }
+
+    #[test]
     fn bad_values_are_named_in_the_error() {
         let dir = tempdir();
         let d = dir.to_str().unwrap();

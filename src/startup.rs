@@ -145,7 +145,8 @@ impl Application {
                 .default_service(web::pages::default_page())
         })
         .shutdown_timeout(SHUTDOWN_GRACE_SECS)
-        .client_request_timeout(settings.client_header_timeout);
+        .client_request_timeout(settings.client_header_timeout)
+        .keep_alive(settings.client_header_timeout);
         if settings.workers > 0 {
             server = server.workers(settings.workers);
         }

@@ -99,7 +99,7 @@ fn describe_metrics() {
     );
     describe_counter!(
         "requests_rejected_total",
-        "Requests refused at the edge or the shop, by reason (rate_limited, pow, not_admitted, overloaded, timeout)"
+        "Requests refused at the edge or the shop, by reason (rate_limited, pow, not_admitted, overloaded, timeout, actor_busy)"
     );
     describe_gauge!(
         "rate_limiter_keys",

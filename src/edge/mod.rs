@@ -12,15 +12,21 @@
 pub mod limits;
 pub mod pow;
 
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
 use actix_web::http::header;
 use actix_web::middleware::Next;
+use actix_web::web::Bytes;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use futures_util::Stream;
 use ipnet::IpNet;
 
 use crate::config::Settings;
@@ -255,8 +261,12 @@ pub fn client_ip<'a>(
     client
 }
 
-/// Parses a comma-separated list of addresses and networks (`10.0.0.0/8, ::1`).
+/// Parses a comma-separated list of addresses and networks (`10.0.0.0/8, ::1`); `none` is
+/// the empty list (an empty variable counts as unset, so it cannot say that).
 pub fn parse_nets(text: &str) -> Result<Vec<IpNet>, String> {
+    if text.trim().eq_ignore_ascii_case("none") {
+        return Ok(Vec::new());
+    }
     text.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -276,8 +286,7 @@ fn is_operations(path: &str) -> bool {
 /// The largest body a path takes: organizer writes take more than fan calls.
 fn body_limit(req: &ServiceRequest) -> usize {
     let path = req.path();
-    let organizer = path.starts_with("/organizer")
-        || path == "/api/v1/events"
+    let organizer = path == "/api/v1/events"
         || (req.method() == actix_web::http::Method::PATCH && path.starts_with("/api/v1/events/"));
     if organizer {
         ORGANIZER_BODY_LIMIT
@@ -296,9 +305,9 @@ fn refusal(req: &HttpRequest, err: &ApiError) -> HttpResponse {
     }
 }
 
-/// Middleware: the in-flight ceiling, body limits and the request deadline.
+/// Middleware: the in-flight ceiling, body limits and the body deadline.
 pub async fn guard(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let Some(state) = req.app_data::<State>().cloned() else {
@@ -326,14 +335,60 @@ pub async fn guard(
         let response = refusal(req.request(), &err);
         return Ok(req.into_response(response).map_into_right_body());
     };
-    // The request cannot be kept to answer with (routing needs it unshared): a timeout is
-    // answered as an error, which actix turns into the 408 response.
-    match tokio::time::timeout(state.edge.settings.request_timeout, next.call(req)).await {
-        Ok(response) => Ok(response?.map_into_left_body()),
-        Err(_) => {
-            metrics::counter!("requests_rejected_total", "reason" => "timeout").increment(1);
-            Err(ApiError::Timeout.into())
+    if has_body(&req) {
+        let deadline = tokio::time::Instant::now() + state.edge.settings.request_timeout;
+        let payload = req.take_payload();
+        req.set_payload(Payload::from(Box::pin(BodyDeadline {
+            inner: payload,
+            deadline,
+            sleep: None,
+        }) as BoxedBody));
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// Whether the request announces a body (GETs and other bodiless requests pay nothing).
+fn has_body(req: &ServiceRequest) -> bool {
+    let headers = req.headers();
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
+}
+
+/// actix's boxed payload stream (not re-exported by actix-web).
+type BoxedBody = Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>;
+
+/// A request body that must finish arriving by a deadline (slow clients): past it, reading
+/// fails with a timed-out I/O error, which the extractors answer as `408`. Only reading the
+/// body is timed; the handler's own work (an order waiting for its commit) is not.
+struct BodyDeadline {
+    inner: Payload,
+    deadline: tokio::time::Instant,
+    /// Armed on the first read.
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Stream for BodyDeadline {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if let Poll::Ready(chunk) = Pin::new(&mut this.inner).poll_next(cx) {
+            return Poll::Ready(chunk);
         }
+        let deadline = this.deadline;
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.as_mut().poll(cx).is_ready() {
+            metrics::counter!("requests_rejected_total", "reason" => "timeout").increment(1);
+            return Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the request body did not arrive in time",
+            )))));
+        }
+        Poll::Pending
     }
 }
 
@@ -393,5 +448,6 @@ mod tests {
         assert_eq!(session_key("not hex"), session_key("not hex"));
         assert_ne!(session_key("not hex"), session_key("not hex!"));
         assert_eq!(parse_nets(" ").unwrap(), vec![]);
+        assert_eq!(parse_nets("none").unwrap(), vec![]);
     }
 }

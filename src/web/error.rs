@@ -45,7 +45,7 @@ pub enum ApiError {
     #[error("{0}")]
     Invalid(String),
     /// The request took longer than the server allows (a slow client).
-    #[error("the request took too long to arrive; retry")]
+    #[error("the request body took too long to arrive; retry")]
     Timeout,
     /// Over a rate limit.
     #[error("too many requests; retry in {0} s")]

@@ -10,7 +10,7 @@ pub mod pages;
 
 use std::sync::Arc;
 
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
 use actix_web::{web, HttpRequest};
 use metrics_exporter_prometheus::PrometheusHandle;
 
@@ -55,11 +55,22 @@ fn json_error(err: JsonPayloadError, limit: usize) -> ApiError {
         JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
             ApiError::TooLarge(limit)
         }
+        JsonPayloadError::Payload(e) => payload_error(&e, limit),
         JsonPayloadError::ContentType => {
             ApiError::BadRequest("Content-Type must be application/json".into())
         }
         JsonPayloadError::Deserialize(e) => ApiError::BadRequest(format!("invalid JSON: {e}")),
         other => ApiError::BadRequest(other.to_string()),
+    }
+}
+
+/// A body that could not be read: over the limit (413), too slow to arrive (408, from the
+/// edge's body deadline), or broken (400).
+pub fn payload_error(err: &PayloadError, limit: usize) -> ApiError {
+    match err {
+        PayloadError::Overflow => ApiError::TooLarge(limit),
+        PayloadError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => ApiError::Timeout,
+        other => ApiError::BadRequest(format!("the request body could not be read: {other}")),
     }
 }
 

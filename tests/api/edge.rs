@@ -687,3 +687,61 @@ async fn past_the_in_flight_ceiling_the_answer_is_503_and_operations_still_answe
     assert_eq!(view["id"], event.as_str());
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn the_body_deadline_times_bodies_not_the_work_behind_them() {
+    let app = TestApp::spawn_with(&[
+        ("REQUEST_TIMEOUT_SECS", "1"),
+        ("COMMIT_SLOWDOWN_MS", "1500"),
+    ])
+    .await;
+    let event = app.event(&event_spec(1, 5, 5)).await;
+    // An order whose commit takes longer than the body deadline still gets its 201.
+    let admission = app.admitted_fan(&event).await;
+    let hold: Value = app
+        .hold_seats(&event, &admission, &["A-1-1"])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    app.buy(&event, &admission, &hold, "slow-commit", "Ada")
+        .await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "the commit was slowed"
+    );
+    // A chunked join body over the fan limit is refused in the contract's shape.
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut chunked = TcpStream::connect(&addr).await.unwrap();
+    chunked
+        .write_all(
+            format!(
+                "POST /api/v1/events/{event}/queue HTTP/1.1\r\nHost: x\r\n\
+                 Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let chunk = format!("4000\r\n{}\r\n", " ".repeat(0x4000));
+    for _ in 0..4 {
+        if chunked.write_all(chunk.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    let mut answer = vec![0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(5), chunked.read(&mut answer))
+        .await
+        .expect("an answer to the chunked join")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]).to_string();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains(r#""error":"too_large""#), "{answer}");
+    assert_eq!(
+        app.stats(&event).await["last_seq"],
+        1,
+        "only the buyer joined"
+    );
+    app.stop().await;
+}

@@ -1,6 +1,7 @@
 //! Fan endpoints of the waiting room: join the line, read one's status, check the draw.
 
 use actix_web::cookie::{Cookie, SameSite};
+use actix_web::error::PayloadError;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{TimeZone, Utc};
 use serde::Deserialize;
@@ -8,14 +9,14 @@ use uuid::Uuid;
 
 use super::inventory;
 use crate::edge::pow::{self, PowError};
-use crate::edge::Route;
+use crate::edge::{Client, Route};
 use crate::inventory::actor::GetSnapshot;
 use crate::room::line::{RoomError, Rules, Status};
 use crate::room::pacer;
 use crate::room::pacing::PREQUEUE_METHOD;
 use crate::web::auth::{admission_cookie, fan_token, limit_ip, limit_session, ticket_cookie};
 use crate::web::error::ApiError;
-use crate::web::State;
+use crate::web::{payload_error, State, FAN_BODY_LIMIT};
 
 /// Seconds a fan should wait before joining again when the line is full.
 pub const LINE_FULL_RETRY_AFTER_SECS: u64 = 30;
@@ -53,20 +54,30 @@ fn cookie(name: String, value: String) -> Cookie<'static> {
         .finish()
 }
 
-/// The answer to a join or a poll. The ticket cookie is set on joins only (a poll already
-/// carries it); the admission cookie when the fan is admitted.
-fn respond(
-    mut response: actix_web::HttpResponseBuilder,
+/// Sets the fan's cookies: the ticket on joins only (a poll already carries it), the
+/// admission once the fan is admitted.
+pub fn set_cookies(
+    response: &mut actix_web::HttpResponseBuilder,
     event: Uuid,
     status: &Status,
     joined: bool,
-) -> HttpResponse {
+) {
     if joined {
         response.cookie(cookie(ticket_cookie(event), status.ticket.clone()));
     }
     if let Some(admission) = &status.admission {
         response.cookie(cookie(admission_cookie(event), admission.clone()));
     }
+}
+
+/// The answer to a join or a poll: the status as JSON, with the fan's cookies.
+fn respond(
+    mut response: actix_web::HttpResponseBuilder,
+    event: Uuid,
+    status: &Status,
+    joined: bool,
+) -> HttpResponse {
+    set_cookies(&mut response, event, status, joined);
     response
         .insert_header(("Cache-Control", "no-store"))
         .json(status)
@@ -105,38 +116,38 @@ async fn spend_pow(
     bits: u8,
     solution: Option<&PowSolution>,
 ) -> Result<String, ApiError> {
-    let now = state.clock.now();
-    let checked = match solution {
-        None => Err(PowError::Missing),
-        Some(s) => pow::verify(&state.signer, &s.challenge, &s.nonce, event, bits, now),
-    };
-    let checked = match checked {
-        Ok(challenge) => {
-            let first = state
-                .room
-                .store()
-                .claim_once(
-                    event,
-                    &challenge.id,
-                    now.timestamp_millis(),
-                    challenge.expires_ms,
-                )
-                .await?;
-            if first {
-                Ok(challenge.id)
-            } else {
-                Err(PowError::Replayed)
-            }
-        }
-        Err(e) => Err(e),
-    };
-    checked.map_err(|e| {
+    let refused = |e: PowError| {
         state.counters.pow_refused(event);
         match e {
             PowError::Missing => ApiError::BadRequest(e.to_string()),
             _ => ApiError::Invalid(format!("proof of work refused ({}): {e}", e.reason())),
         }
-    })
+    };
+    let now = state.clock.now();
+    let solution = solution.ok_or(PowError::Missing).map_err(refused)?;
+    let challenge = pow::verify(
+        &state.signer,
+        &solution.challenge,
+        &solution.nonce,
+        event,
+        bits,
+        now,
+    )
+    .map_err(refused)?;
+    let first = state
+        .room
+        .store()
+        .claim_once(
+            event,
+            &challenge.id,
+            now.timestamp_millis(),
+            challenge.expires_ms,
+        )
+        .await?;
+    if !first {
+        return Err(refused(PowError::Replayed));
+    }
+    Ok(challenge.id)
 }
 
 /// `POST /api/v1/events/{id}/queue`: 201 with a new place, 200 with the caller's own.
@@ -144,24 +155,47 @@ pub async fn join(
     req: HttpRequest,
     state: State,
     path: web::Path<Uuid>,
-    body: web::Bytes,
+    body: Result<web::Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let event = path.into_inner();
     let client = limit_ip(&req, &state, event, Route::Join)?;
+    let body = body.map_err(|e| match e.as_error::<PayloadError>() {
+        Some(e) => payload_error(e, FAN_BODY_LIMIT),
+        None => ApiError::BadRequest(e.to_string()),
+    })?;
     let body = JoinBody::parse(&body)?;
-    let rules = rules(&state, event).await?;
+    let (status, created) = join_line(&req, &state, event, client, &body).await?;
+    let builder = if created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    Ok(respond(builder, event, &status, true))
+}
+
+/// Joins the line for the caller (the API's join and the event page's form): their own place
+/// when they hold a valid ticket, else a new one, paid with proof of work when the event asks.
+/// Returns the status and whether the place is new.
+pub async fn join_line(
+    req: &HttpRequest,
+    state: &State,
+    event: Uuid,
+    client: Client,
+    body: &JoinBody,
+) -> Result<(Status, bool), ApiError> {
+    let rules = rules(state, event).await?;
     if rules.sale == crate::domain::inventory::SaleState::Closed {
         return Err(ApiError::SaleNotOpen("the sale has closed".into()));
     }
-    let current = fan_token(&req, &ticket_cookie(event));
+    let current = fan_token(req, &ticket_cookie(event));
     let spent = match current.as_deref().and_then(|t| state.room.ticket(event, t)) {
         // Joining again with one's own ticket: the same place, no new work asked.
         Some(own) => {
-            limit_session(&state, event, Route::Join, client, &own.session)?;
+            limit_session(state, event, Route::Join, client, &own.session)?;
             None
         }
         None if rules.pow_bits > 0 => {
-            Some(spend_pow(&state, event, rules.pow_bits, body.pow.as_ref()).await?)
+            Some(spend_pow(state, event, rules.pow_bits, body.pow.as_ref()).await?)
         }
         None => None,
     };
@@ -173,23 +207,17 @@ pub async fn join(
         };
         Ok::<_, RoomError>((state.room.status(&claims, token, &rules).await?, created))
     };
-    let (status, created) = match joined.await {
-        Ok(joined) => joined,
+    match joined.await {
+        Ok(joined) => Ok(joined),
         Err(e) => {
             // The fan got no ticket, so bought nothing: they may retry with the same solution
             // (best effort; if the line store is down, a retry is told to fetch a new one).
             if let Some(id) = spent {
                 let _ = state.room.store().release_once(event, &id).await;
             }
-            return Err(e.into());
+            Err(e.into())
         }
-    };
-    let builder = if created {
-        HttpResponse::Created()
-    } else {
-        HttpResponse::Ok()
-    };
-    Ok(respond(builder, event, &status, true))
+    }
 }
 
 /// `GET /api/v1/events/{id}/queue`: the caller's status (with an admission once admitted).

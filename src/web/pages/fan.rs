@@ -110,7 +110,7 @@ async fn queue_form(req: HttpRequest, state: State, path: web::Path<Uuid>) -> Ht
     let mut redirect = HttpResponse::SeeOther();
     redirect.insert_header((header::LOCATION, location));
     if !needs_work {
-        let joined = queue::join(req, state, web::Path::from(event), web::Bytes::new()).await;
+        let joined = queue::join(req, state, web::Path::from(event), Ok(web::Bytes::new())).await;
         match joined {
             Ok(response) => {
                 for cookie in response.cookies() {
