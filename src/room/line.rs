@@ -30,6 +30,8 @@ use crate::store::{OrderStore, StoreError};
 pub const TICKET_TTL_HOURS: i64 = 48;
 /// Most places one tick may walk past (admitted plus skipped), to bound a script's run time.
 pub const MAX_WALK_PER_TICK: u64 = 5_000;
+/// How often an empty line's durable marks are looked up (to tell new from wiped).
+const RESTORE_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 /// Bytes of a pre-queue draw seed.
 const SEED_BYTES: usize = 32;
 
@@ -77,6 +79,18 @@ pub enum FanState {
     Waiting,
     Admitted,
     Expired,
+}
+
+impl FanState {
+    /// The state's name, as the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FanState::PreQueue => "pre_queue",
+            FanState::Waiting => "waiting",
+            FanState::Admitted => "admitted",
+            FanState::Expired => "expired",
+        }
+    }
 }
 
 /// A fan's status, as `GET …/queue` shows it.
@@ -143,6 +157,8 @@ pub struct Room {
     /// Waiting fans seen since the last flush: (event, index) → ms.
     seen: Mutex<HashMap<(Uuid, u64), i64>>,
     reservations: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    /// When each empty line's marks were last looked up.
+    restore_checked: Mutex<HashMap<Uuid, DateTime<Utc>>>,
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -173,6 +189,20 @@ impl Room {
             ranks: Mutex::default(),
             seen: Mutex::default(),
             reservations: Mutex::default(),
+            restore_checked: Mutex::default(),
+        }
+    }
+
+    /// Whether an empty line's durable marks are due for a look (and notes the look).
+    fn restore_check_due(&self, event: Uuid, now: DateTime<Utc>) -> bool {
+        let every = chrono::Duration::from_std(RESTORE_CHECK_INTERVAL).unwrap_or_default();
+        let mut checked = lock(&self.restore_checked);
+        match checked.get(&event) {
+            Some(at) if now - *at < every => false,
+            _ => {
+                checked.insert(event, now);
+                true
+            }
         }
     }
 
@@ -464,7 +494,10 @@ impl Room {
     pub async fn tick(&self, event: Uuid, rules: &Rules) -> Result<u64, RoomError> {
         let now = self.clock.now();
         let mut line = self.refresh(event, now).await?;
-        let marks_lost = line.ceiling == 0 && line.last_seq == 0;
+        // An empty line is either new or lost (Redis wiped): the database tells which. Asked
+        // at most every RESTORE_CHECK_INTERVAL per event, not on every tick of an idle event.
+        let marks_lost =
+            line.ceiling == 0 && line.last_seq == 0 && self.restore_check_due(event, now);
         if marks_lost {
             let marks = self.store.line_marks(event).await?;
             if marks.initialized {
@@ -477,11 +510,12 @@ impl Room {
         // Sold out keeps the line moving: held places may come back when holds expire, and an
         // admitted fan learns at once (409) rather than waiting for nothing.
         let selling = rules.sale_open();
-        if line.opening.is_none() && rules.sale_open() {
+        if line.opening.is_none() && selling {
             self.open(event).await?;
             line = self.refresh(event, now).await?;
         }
         if !selling || line.serving >= line.last_seq {
+            report(event, &line, line.serving);
             return Ok(0);
         }
         let tick_ms = self.settings.tick.as_millis() as i64;
@@ -524,17 +558,7 @@ impl Room {
             Arc::make_mut(&mut cached.state).serving = cached.state.serving.max(advanced.serving);
         }
         tracing::debug!(%event, ?budget, ?advanced, "pacer tick");
-        let label = event.to_string();
-        metrics::gauge!("line_waiting", "event" => label.clone()).set(
-            line.last_seq
-                .saturating_sub(advanced.serving.max(line.serving)) as f64,
-        );
-        metrics::gauge!("line_serving", "event" => label.clone())
-            .set(advanced.serving.max(line.serving) as f64);
-        metrics::gauge!("line_last_seq", "event" => label.clone()).set(line.last_seq as f64);
-        metrics::gauge!("line_active_shoppers", "event" => label.clone()).set(line.active as f64);
-        metrics::gauge!("line_admission_rate_per_minute", "event" => label)
-            .set(line.rate_per_minute);
+        report(event, &line, advanced.serving.max(line.serving));
         if advanced.ticked {
             metrics::counter!("line_admitted_total").increment(advanced.admitted);
             metrics::counter!("line_skipped_total").increment(advanced.skipped);
@@ -568,6 +592,17 @@ impl Room {
         let until = ms(self.clock.now()) + for_how_long.as_millis() as i64;
         self.line.throttle(event, factor, until).await
     }
+}
+
+/// Sets an event's line gauges (every tick, so they follow an idle or pre-queue line too).
+fn report(event: Uuid, line: &LineState, serving: u64) {
+    let label = event.to_string();
+    metrics::gauge!("line_waiting", "event" => label.clone())
+        .set(line.last_seq.saturating_sub(serving) as f64);
+    metrics::gauge!("line_serving", "event" => label.clone()).set(serving as f64);
+    metrics::gauge!("line_last_seq", "event" => label.clone()).set(line.last_seq as f64);
+    metrics::gauge!("line_active_shoppers", "event" => label.clone()).set(line.active as f64);
+    metrics::gauge!("line_admission_rate_per_minute", "event" => label).set(line.rate_per_minute);
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

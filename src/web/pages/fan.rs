@@ -12,13 +12,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use uuid::Uuid;
 
-use super::{error_page, money, render};
+use super::{error_page, money, refusal_page, render};
+use crate::edge::Route;
 use crate::inventory::actor::GetSeats;
 use crate::room::line::Status;
 use crate::web::api::events::view;
 use crate::web::api::inventory;
 use crate::web::api::queue::{self, rules};
-use crate::web::auth::{fan_token, ticket_cookie, verified_admission};
+use crate::web::auth::{fan_token, limit_ip, ticket_cookie, verified_admission};
 use crate::web::error::ApiError;
 use crate::web::State;
 
@@ -36,7 +37,7 @@ pub struct QueuePage {
 
 /// What the waiting room shows before its script runs.
 pub struct StatusView {
-    pub state: String,
+    pub state: &'static str,
     pub position: u64,
     pub ahead: u64,
     pub eta: String,
@@ -60,12 +61,11 @@ pub fn eta_range(secs: Option<u64>) -> String {
 }
 
 fn status_view(status: &Status) -> StatusView {
-    let json = serde_json::to_value(status).unwrap_or_default();
     StatusView {
-        state: json["state"].as_str().unwrap_or("waiting").to_string(),
-        position: json["position"].as_u64().unwrap_or(0),
-        ahead: json["ahead"].as_u64().unwrap_or(0),
-        eta: eta_range(json["eta_secs"].as_u64()),
+        state: status.state.as_str(),
+        position: status.position,
+        ahead: status.ahead,
+        eta: eta_range(Some(status.eta_secs)),
     }
 }
 
@@ -102,25 +102,24 @@ async fn queue_page(req: HttpRequest, state: State, path: web::Path<Uuid>) -> Ht
 /// no proof of work (so the line works without scripts), else leaves it to the page's worker.
 async fn queue_form(req: HttpRequest, state: State, path: web::Path<Uuid>) -> HttpResponse {
     let event = path.into_inner();
-    let location = format!("/events/{event}/queue");
-    let needs_work = match rules(&state, event).await {
-        Ok(r) => r.pow_bits > 0,
-        Err(e) => return error_page(&e),
+    let joined = async {
+        let client = limit_ip(&req, &state, event, Route::Join)?;
+        if rules(&state, event).await?.pow_bits > 0 {
+            return Ok(None);
+        }
+        let (status, _) =
+            queue::join_line(&req, &state, event, client, &Default::default()).await?;
+        Ok::<_, ApiError>(Some(status))
     };
     let mut redirect = HttpResponse::SeeOther();
-    redirect.insert_header((header::LOCATION, location));
-    if !needs_work {
-        let joined = queue::join(req, state, web::Path::from(event), Ok(web::Bytes::new())).await;
-        match joined {
-            Ok(response) => {
-                for cookie in response.cookies() {
-                    redirect.cookie(cookie.into_owned());
-                }
-            }
-            Err(e) => return error_page(&e),
-        }
+    match joined.await {
+        Ok(Some(status)) => queue::set_cookies(&mut redirect, event, &status, true),
+        Ok(None) => {}
+        Err(e) => return error_page(&e),
     }
-    redirect.finish()
+    redirect
+        .insert_header((header::LOCATION, format!("/events/{event}/queue")))
+        .finish()
 }
 
 /// One row of seats on the map.
@@ -254,16 +253,12 @@ async fn shop_page(req: HttpRequest, state: State, path: web::Path<Uuid>) -> Htt
     )
 }
 
-/// 403 for the shop and checkout: back to the line.
+/// 403 for the shop and checkout: the refusal page, pointing back to the line.
 fn not_admitted(event: Uuid) -> HttpResponse {
-    render(
-        StatusCode::FORBIDDEN,
-        &super::ErrorPage {
-            title: "You have not been admitted yet".into(),
-            message: "The shop opens to fans in the order they joined the line. Join it (or go back to your place) and you will be let in when it is your turn.".into(),
-            back_href: format!("/events/{event}/queue"),
-            back_label: "Back to the line".into(),
-        },
+    refusal_page(
+        &ApiError::NotAdmitted(String::new()),
+        &format!("/events/{event}/queue"),
+        "Back to the line",
     )
 }
 

@@ -54,8 +54,13 @@ pub struct ErrorPage {
     pub back_label: String,
 }
 
-/// Turns an API error into the matching HTML page.
+/// Turns an API error into the matching HTML page, with a link back to the events.
 pub fn error_page(err: &ApiError) -> HttpResponse {
+    refusal_page(err, "/", "Back to events")
+}
+
+/// Turns an API error into the matching HTML page, with a link back to `back_href`.
+pub fn refusal_page(err: &ApiError, back_href: &str, back_label: &str) -> HttpResponse {
     use actix_web::ResponseError;
     let (title, message) = match err {
         ApiError::NotFound(what) => (
@@ -91,8 +96,8 @@ pub fn error_page(err: &ApiError) -> HttpResponse {
         &ErrorPage {
             title,
             message,
-            back_href: "/".into(),
-            back_label: "Back to events".into(),
+            back_href: back_href.into(),
+            back_label: back_label.into(),
         },
     );
     if let Some(secs) = err.retry_after() {
