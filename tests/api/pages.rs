@@ -108,7 +108,11 @@ async fn a_fan_walks_from_the_line_to_the_order_page() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("Idempotency") || html.contains("/static/checkout.js"));
+    assert!(
+        html.contains(&format!(r#"data-hold="{hold_id}""#)),
+        "the page is for this hold"
+    );
+    assert!(html.contains("/static/checkout.js"));
 
     let order: Value = app
         .place_order(&event, &admission, hold_id, "k1", "<b>Ada</b>")
