@@ -292,15 +292,23 @@ fn as_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn marks_from(
-    ceiling: i64,
-    serving: i64,
-    size: Option<i64>,
-    seed: Option<String>,
-    opened: Option<i64>,
-    initialized: bool,
-) -> Marks {
-    Marks {
+/// Reads a `line_marks` row (`seq_ceiling, serving, prequeue_size, seed, opened_at_ms,
+/// initialized`), on either backend.
+fn marks_from_row<R>(row: &R) -> Result<Marks, StoreError>
+where
+    R: sqlx::Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let ceiling: i64 = row.try_get("seq_ceiling")?;
+    let serving: i64 = row.try_get("serving")?;
+    let size: Option<i64> = row.try_get("prequeue_size")?;
+    let seed: Option<String> = row.try_get("seed")?;
+    let opened: Option<i64> = row.try_get("opened_at_ms")?;
+    let initialized: bool = row.try_get("initialized")?;
+    Ok(Marks {
         // Every reserved number may have been handed out, once the line store had a block.
         seq_floor: if initialized {
             ceiling.max(0) as u64
@@ -318,5 +326,5 @@ fn marks_from(
             }),
             _ => None,
         },
-    }
+    })
 }

@@ -268,14 +268,7 @@ impl OrderStore for SqliteStore {
         .await?;
         Ok(match row {
             None => Marks::default(),
-            Some(row) => super::marks_from(
-                row.try_get("seq_ceiling")?,
-                row.try_get("serving")?,
-                row.try_get("prequeue_size")?,
-                row.try_get("seed")?,
-                row.try_get("opened_at_ms")?,
-                row.try_get("initialized")?,
-            ),
+            Some(row) => super::marks_from_row(&row)?,
         })
     }
 
