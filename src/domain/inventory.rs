@@ -1232,8 +1232,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_replayed_key_returns_the_first_order_and_another_body_is_refused() {
+    /// An inventory with seat A-1-1 held by session `s` and its order begun under key `k`
+    /// with request hash `hash`: the inventory, the hold, the order started, the buyer, now.
+    fn order_begun(hash: &str) -> (Inventory, HoldView, Box<NewOrder>, Buyer, DateTime<Utc>) {
         let mut inv = Inventory::new(Uuid::nil(), spec(), false);
         let now = Utc::now();
         let buyer = Buyer::parse("Fan", "fan@example.com").unwrap();
@@ -1241,11 +1242,17 @@ mod tests {
             .hold("s", &HoldRequest::Items(vec!["A-1-1".into()]), now)
             .unwrap();
         let OrderStart::Commit(new) = inv
-            .begin_order("s", hold.hold_id, "k", "h1", &buyer, now)
+            .begin_order("s", hold.hold_id, "k", hash, &buyer, now)
             .unwrap()
         else {
             panic!("expected a commit")
         };
+        (inv, hold, new, buyer, now)
+    }
+
+    #[test]
+    fn a_replayed_key_returns_the_first_order_and_another_body_is_refused() {
+        let (mut inv, hold, new, buyer, now) = order_begun("h1");
         assert!(matches!(
             inv.begin_order("s", hold.hold_id, "k", "h1", &buyer, now),
             Ok(OrderStart::InFlight)
@@ -1265,18 +1272,7 @@ mod tests {
 
     #[test]
     fn an_item_sold_by_another_writer_is_never_offered_again() {
-        let mut inv = Inventory::new(Uuid::nil(), spec(), false);
-        let now = Utc::now();
-        let buyer = Buyer::parse("Fan", "fan@example.com").unwrap();
-        let hold = inv
-            .hold("s", &HoldRequest::Items(vec!["A-1-1".into()]), now)
-            .unwrap();
-        let OrderStart::Commit(new) = inv
-            .begin_order("s", hold.hold_id, "k", "h", &buyer, now)
-            .unwrap()
-        else {
-            panic!("expected a commit")
-        };
+        let (mut inv, hold, new, _, now) = order_begun("h");
         let result = inv.finish_order(hold.hold_id, new.order, "k", Some(CommitOutcome::ItemTaken));
         assert_eq!(result, Err(ShopError::Unavailable(vec!["A-1-1".into()])));
         assert_eq!(inv.item_status("A-1-1"), Some("sold"));
