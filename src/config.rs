@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use rand::RngCore;
 
+use crate::edge::limits::Limit;
 use crate::edge::{parse_nets, EdgeSettings, RouteLimits};
 
 /// Length of a generated secret key, in bytes (HMAC-SHA256 keys need no more than 32).
@@ -239,6 +240,10 @@ fn edge_settings(var: &impl Fn(&str) -> Option<String>) -> Result<EdgeSettings, 
             "LIMIT_ORDER_PER_SESSION",
             "20/min:10",
         )?,
+        login: RouteLimits {
+            per_ip: parse_var(var, "LIMIT_LOGIN_PER_IP", "10/min:5")?,
+            per_session: Limit(None),
+        },
         limiter_max_keys: parse_var(var, "RATE_LIMIT_MAX_KEYS", "200000")?,
         max_inflight: parse_var(var, "MAX_INFLIGHT", "4096")?,
         request_timeout: Duration::from_secs(parse_var(var, "REQUEST_TIMEOUT_SECS", "30")?),

@@ -45,6 +45,8 @@ pub enum Route {
     Status,
     Hold,
     Order,
+    /// Organizer console logins (per address only: guessing the token is what it slows).
+    Login,
 }
 
 /// The limits of one route: per client address, per session.
@@ -63,6 +65,7 @@ pub struct EdgeSettings {
     pub status: RouteLimits,
     pub hold: RouteLimits,
     pub order: RouteLimits,
+    pub login: RouteLimits,
     /// Most keys one limiter holds.
     pub limiter_max_keys: usize,
     /// Most requests in flight on this node (operations endpoints aside).
@@ -97,7 +100,7 @@ impl RouteLimiters {
 /// The edge's shared state, one per node.
 pub struct Edge {
     settings: EdgeSettings,
-    routes: [RouteLimiters; 4],
+    routes: [RouteLimiters; 5],
     inflight: AtomicUsize,
 }
 
@@ -120,6 +123,7 @@ impl Edge {
                 RouteLimiters::new(&s.status, max),
                 RouteLimiters::new(&s.hold, max),
                 RouteLimiters::new(&s.order, max),
+                RouteLimiters::new(&s.login, max),
             ],
             settings: s,
             inflight: AtomicUsize::new(0),
@@ -283,11 +287,13 @@ fn is_operations(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/metrics")
 }
 
-/// The largest body a path takes: organizer writes take more than fan calls.
+/// The largest body a path takes: organizer writes (the API's and the console's forms) take
+/// more than fan calls.
 fn body_limit(req: &ServiceRequest) -> usize {
     let path = req.path();
     let organizer = path == "/api/v1/events"
-        || (req.method() == actix_web::http::Method::PATCH && path.starts_with("/api/v1/events/"));
+        || (req.method() == actix_web::http::Method::PATCH && path.starts_with("/api/v1/events/"))
+        || path.starts_with("/organizer/");
     if organizer {
         ORGANIZER_BODY_LIMIT
     } else {

@@ -124,12 +124,14 @@ pub trait OrderStore: Send + Sync + 'static {
     async fn load_sales(&self, event_id: Uuid) -> Result<EventSales, StoreError>;
     /// One order with its items.
     async fn get_order(&self, order_id: Uuid) -> Result<Option<Order>, StoreError>;
-    /// Orders of an event with id greater than `after`, oldest first, at most `limit`.
+    /// Orders of an event with id greater than `after`, oldest first, at most `limit`; with
+    /// `search`, only those whose name, email, order id or an item id contains it (any case).
     async fn list_orders(
         &self,
         event_id: Uuid,
         after: Option<Uuid>,
         limit: u32,
+        search: Option<&str>,
     ) -> Result<Vec<Order>, StoreError>;
     /// Reserves the next `block` join numbers of an event's line: returns the ceiling before
     /// and after. Join numbers at or below the old ceiling may have been handed out already.
@@ -286,6 +288,33 @@ fn parse_spec(text: &str) -> Result<EventSpec, StoreError> {
 fn spec_json(spec: &EventSpec) -> String {
     // EventSpec holds only strings, numbers and times: serializing cannot fail.
     serde_json::to_string(spec).expect("event spec serializes")
+}
+
+/// A `LIKE … ESCAPE '\\'` pattern matching text that contains `search` (lower-cased, with
+/// the pattern's own wildcards escaped so a `%` in a search is just a percent sign).
+fn contains_pattern(search: Option<&str>) -> Option<String> {
+    search.map(|s| {
+        let mut pattern = String::with_capacity(s.len() + 2);
+        pattern.push('%');
+        for c in s.to_lowercase().chars() {
+            if matches!(c, '\\' | '%' | '_') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        pattern
+    })
+}
+
+/// The condition of an order search on `orders s`: `param` holds a [`contains_pattern`],
+/// `id_text` is the order id as text in the backend's dialect.
+fn search_condition(param: &str, id_text: &str) -> String {
+    format!(
+        "OR lower(s.name) LIKE {param} ESCAPE '\\' OR lower(s.email) LIKE {param} ESCAPE '\\' \
+         OR {id_text} LIKE {param} ESCAPE '\\' OR EXISTS (SELECT 1 FROM order_items f \
+         WHERE f.order_id = s.id AND lower(f.item_id) LIKE {param} ESCAPE '\\')"
+    )
 }
 
 fn as_i64(n: u64) -> i64 {

@@ -228,16 +228,19 @@ impl OrderStore for SqliteStore {
         event_id: Uuid,
         after: Option<Uuid>,
         limit: u32,
+        search: Option<&str>,
     ) -> Result<Vec<Order>, StoreError> {
+        let search_sql = super::search_condition("?4", "s.id");
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "WITH page AS (SELECT * FROM orders WHERE event_id = ? AND id > ? \
-                           ORDER BY id LIMIT ?) \
+            "WITH page AS (SELECT * FROM orders s WHERE event_id = ?1 AND id > ?2 \
+                           AND (?4 IS NULL {search_sql}) ORDER BY id LIMIT ?3) \
              SELECT {ORDER_COLUMNS} FROM page o LEFT JOIN order_items i ON i.order_id = o.id \
              ORDER BY o.id, i.item_id"
         )))
         .bind(event_id.to_string())
         .bind(after.unwrap_or(Uuid::nil()).to_string())
         .bind(i64::from(limit))
+        .bind(super::contains_pattern(search))
         .fetch_all(&self.pool)
         .await?;
         orders_from_rows(&rows)

@@ -26,6 +26,9 @@ pub enum ApiError {
     /// Shop endpoint without a valid admission for this event.
     #[error("{0}")]
     NotAdmitted(String),
+    /// A console form without its session's anti-forgery token (a cross-site request).
+    #[error("{0}")]
+    Forbidden(String),
     /// Unknown event, hold or order.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -76,6 +79,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Unauthorized => "unauthorized",
             ApiError::NotAdmitted(_) => "not_admitted",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::SaleNotOpen(_) => "sale_not_open",
@@ -115,7 +119,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::NotAdmitted(_) => StatusCode::FORBIDDEN,
+            ApiError::NotAdmitted(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unavailable(_) | ApiError::SaleNotOpen(_) => StatusCode::CONFLICT,
             ApiError::HoldExpired => StatusCode::GONE,

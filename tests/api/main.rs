@@ -4,6 +4,7 @@ mod helpers;
 mod proxy;
 
 mod concurrency;
+mod console;
 mod edge;
 mod events;
 mod health;

@@ -68,7 +68,14 @@ pub async fn create(
     state: State,
     body: web::Json<EventSpec>,
 ) -> Result<HttpResponse, ApiError> {
-    let spec = body.into_inner();
+    let view = create_event(&state, body.into_inner()).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/events/{}", view.id)))
+        .json(view))
+}
+
+/// Validates and stores a new event; returns it as `GET` shows it.
+pub async fn create_event(state: &State, spec: EventSpec) -> Result<EventView, ApiError> {
     spec.validate().map_err(|e| ApiError::Invalid(e.0))?;
     let now = state.clock.now();
     let record = EventRecord {
@@ -80,10 +87,7 @@ pub async fn create(
     };
     state.store.insert_event(&record).await?;
     tracing::info!(event = %record.id, name = %record.spec.name, "event created");
-    let view = view(&state, record.id).await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/events/{}", record.id)))
-        .json(view))
+    view(state, record.id).await
 }
 
 /// `GET /api/v1/events/{id}` (public)
@@ -105,18 +109,18 @@ pub async fn list(state: State) -> Result<HttpResponse, ApiError> {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct EventPatch {
-    name: Option<String>,
-    venue: Option<String>,
-    starts_at: Option<DateTime<Utc>>,
+    pub name: Option<String>,
+    pub venue: Option<String>,
+    pub starts_at: Option<DateTime<Utc>>,
     /// `null` clears it (on sale at once); absent leaves it.
     #[serde(default, with = "double_option")]
-    sale_opens_at: Option<Option<DateTime<Utc>>>,
-    max_per_order: Option<u32>,
-    hold_ttl_secs: Option<u32>,
-    admission: Option<AdmissionSettings>,
-    pow_difficulty_bits: Option<u8>,
-    tiers: Option<Vec<GaTier>>,
-    seating: Option<Vec<SeatingBlock>>,
+    pub sale_opens_at: Option<Option<DateTime<Utc>>>,
+    pub max_per_order: Option<u32>,
+    pub hold_ttl_secs: Option<u32>,
+    pub admission: Option<AdmissionSettings>,
+    pub pow_difficulty_bits: Option<u8>,
+    pub tiers: Option<Vec<GaTier>>,
+    pub seating: Option<Vec<SeatingBlock>>,
 }
 
 mod double_option {
@@ -176,7 +180,7 @@ impl EventPatch {
 
 /// Saves a new spec or pause flag: checked by the actor against what is sold and held, then
 /// written, then adopted. Patches of one event are serialized by the registry's lock.
-async fn change(
+pub async fn change(
     state: &State,
     id: Uuid,
     edit: impl FnOnce(&mut EventRecord),

@@ -15,6 +15,8 @@ use crate::web::State;
 /// Orders per page when `limit` is absent, and the most one page may hold.
 pub const DEFAULT_PAGE: u32 = 100;
 pub const MAX_PAGE: u32 = 1_000;
+/// Longest order search, in characters.
+pub const MAX_SEARCH_CHARS: usize = 200;
 
 /// Query of `GET /api/v1/events/{id}/orders`.
 #[derive(Deserialize)]
@@ -23,6 +25,19 @@ pub struct ListQuery {
     after: Option<String>,
     limit: Option<u32>,
     format: Option<String>,
+    /// Only orders whose name, email, order id or an item id contains this (any case).
+    q: Option<String>,
+}
+
+/// The search of an order listing: trimmed, empty meaning none, bounded.
+pub fn search_term(q: Option<&str>) -> Result<Option<&str>, ApiError> {
+    match q.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(q) if q.chars().count() > MAX_SEARCH_CHARS => Err(ApiError::BadRequest(format!(
+            "a search is at most {MAX_SEARCH_CHARS} characters"
+        ))),
+        Some(q) => Ok(Some(q)),
+    }
 }
 
 /// `GET /api/v1/events/{id}/orders`: a page of orders, oldest first, or every order as CSV.
@@ -59,7 +74,8 @@ pub async fn list(
             "limit must be 1 to {MAX_PAGE}"
         )));
     }
-    let orders = state.store.list_orders(event, after, limit).await?;
+    let search = search_term(query.q.as_deref())?;
+    let orders = state.store.list_orders(event, after, limit, search).await?;
     let next = (orders.len() == limit as usize)
         .then(|| orders.last().map(|o| o.order_id.to_string()))
         .flatten();
@@ -67,7 +83,7 @@ pub async fn list(
 }
 
 /// Every order of an event as CSV, one row per item.
-async fn csv_export(state: &State, event: Uuid) -> Result<HttpResponse, ApiError> {
+pub async fn csv_export(state: &State, event: Uuid) -> Result<HttpResponse, ApiError> {
     let mut out = csv::Writer::from_writer(Vec::new());
     let csv_err = |e: csv::Error| ApiError::Internal(format!("csv: {e}"));
     out.write_record([
@@ -84,7 +100,10 @@ async fn csv_export(state: &State, event: Uuid) -> Result<HttpResponse, ApiError
     .map_err(csv_err)?;
     let mut after = None;
     loop {
-        let page = state.store.list_orders(event, after, MAX_PAGE).await?;
+        let page = state
+            .store
+            .list_orders(event, after, MAX_PAGE, None)
+            .await?;
         for order in &page {
             for item in &order.items {
                 out.write_record([
@@ -173,9 +192,14 @@ pub async fn cancel(
     state: State,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(cancel_order(&state, path.into_inner()).await?))
+}
+
+/// Cancels an order (if it is not already) and gives its items back to the event's shop.
+pub async fn cancel_order(state: &State, id: Uuid) -> Result<Order, ApiError> {
     let (order, changed) = state
         .store
-        .cancel_order(path.into_inner(), state.clock.now())
+        .cancel_order(id, state.clock.now())
         .await?
         .ok_or(ApiError::NotFound("order"))?;
     if changed {
@@ -189,5 +213,5 @@ pub async fn cancel(
                 .await?;
         }
     }
-    Ok(HttpResponse::Ok().json(order))
+    Ok(order)
 }

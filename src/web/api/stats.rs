@@ -8,6 +8,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::inventory;
+use crate::domain::inventory::TierCounts;
 use crate::inventory::actor::GetSnapshot;
 use crate::web::auth::Organizer;
 use crate::web::error::ApiError;
@@ -67,25 +68,27 @@ impl EventCounters {
     }
 }
 
+/// An event's live numbers: its line, its sales (in all and per tier) and its refusals.
 #[derive(Serialize)]
-struct Stats {
-    waiting: u64,
-    admitted_total: u64,
-    active_shoppers: u64,
-    admission_rate_per_minute: f64,
-    skipped_no_shows: u64,
-    serving: u64,
-    last_seq: u64,
-    sold: u64,
-    held: u64,
-    available: u64,
-    orders: u64,
-    revenue_cents: i64,
-    open_holds: usize,
-    rejected_rate_limited: u64,
-    rejected_not_admitted: u64,
-    rejected_pow: u64,
-    state: &'static str,
+pub struct Stats {
+    pub waiting: u64,
+    pub admitted_total: u64,
+    pub active_shoppers: u64,
+    pub admission_rate_per_minute: f64,
+    pub skipped_no_shows: u64,
+    pub serving: u64,
+    pub last_seq: u64,
+    pub sold: u64,
+    pub held: u64,
+    pub available: u64,
+    pub orders: u64,
+    pub revenue_cents: i64,
+    pub open_holds: usize,
+    pub rejected_rate_limited: u64,
+    pub rejected_not_admitted: u64,
+    pub rejected_pow: u64,
+    pub state: &'static str,
+    pub tiers: Vec<TierCounts>,
 }
 
 /// `GET /api/v1/events/{id}/stats`
@@ -94,12 +97,16 @@ pub async fn stats(
     state: State,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = path.into_inner();
-    let snap = inventory(&state, event).await?.ask(GetSnapshot).await?;
-    crate::web::api::queue::rules(&state, event).await?;
+    Ok(HttpResponse::Ok().json(event_stats(&state, path.into_inner()).await?))
+}
+
+/// The live numbers of one event.
+pub async fn event_stats(state: &State, event: Uuid) -> Result<Stats, ApiError> {
+    let snap = inventory(state, event).await?.ask(GetSnapshot).await?;
+    crate::web::api::queue::rules(state, event).await?;
     let line = state.room.stats(event).await?;
     let refusals = state.counters.get(event);
-    Ok(HttpResponse::Ok().json(Stats {
+    Ok(Stats {
         waiting: line.waiting,
         admitted_total: line.admitted_total,
         active_shoppers: line.active_shoppers,
@@ -117,5 +124,6 @@ pub async fn stats(
         rejected_not_admitted: refusals.not_admitted,
         rejected_pow: refusals.pow,
         state: snap.state.as_str(),
-    }))
+        tiers: snap.tiers,
+    })
 }

@@ -1,5 +1,6 @@
 //! HTML pages (askama templates in `templates/`, assets in `static/`).
 
+pub mod console;
 pub mod fan;
 
 use actix_files::Files;
@@ -34,7 +35,8 @@ pub fn money(cents: i64) -> String {
     format!("{sign}${}.{:02}", cents / 100, cents % 100)
 }
 
-fn state_label(state: &str) -> &'static str {
+/// An event state in the fan's words.
+pub fn state_label(state: &str) -> &'static str {
     match state {
         "scheduled" => "On sale soon",
         "on_sale" => "On sale",
@@ -224,7 +226,8 @@ async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(index))
         .route("/events/{id}", web::get().to(event))
-        .configure(fan::routes);
+        .configure(fan::routes)
+        .configure(console::routes);
 }
 
 /// Static assets under `/static`, from the configured directory.
