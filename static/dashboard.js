@@ -48,11 +48,15 @@
     });
   }
 
-  // Per-minute rates between consecutive samples.
+  // Per-minute rates over a trailing window: between each sample and the newest one at least
+  // RATE_WINDOW_MS older (a 2 s difference alone would turn a single order into a spike).
+  var RATE_WINDOW_MS = 30000;
   function rates() {
-    var out = [];
+    var out = [], j = 0;
     for (var i = 1; i < samples.length; i++) {
-      var a = samples[i - 1], b = samples[i], dt = (b.t - a.t) / 60000;
+      var b = samples[i];
+      while (j + 1 < i && b.t - samples[j + 1].t >= RATE_WINDOW_MS) j++;
+      var a = samples[j], dt = (b.t - a.t) / 60000;
       if (dt <= 0) continue;
       out.push({ t: b.t, admit: Math.max(0, b.admitted - a.admitted) / dt, sold: Math.max(0, b.sold - a.sold) / dt });
     }

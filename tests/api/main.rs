@@ -3,6 +3,7 @@
 mod helpers;
 mod proxy;
 
+mod browser;
 mod concurrency;
 mod console;
 mod edge;
