@@ -133,3 +133,26 @@ async fn a_fan_walks_from_the_line_to_the_order_page() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn the_event_page_counts_down_to_the_opening_until_it_opens() {
+    let app = TestApp::spawn().await;
+    let mut spec = event_spec(1, 2, 2);
+    let opens = app.clock_now() + chrono::Duration::hours(2);
+    spec["sale_opens_at"] = json!(opens.to_rfc3339());
+    let event = app.event(&spec).await;
+    let (status, html) = page(&app, &format!("/events/{event}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("On sale soon") && html.contains("id=\"opens-countdown\""));
+    let attr = format!("data-opens=\"{}\"", opens.to_rfc3339());
+    assert!(
+        html.contains(&attr.replace('+', "&#43;")) || html.contains(&attr),
+        "{html}"
+    );
+    assert!(html.contains("/static/event.js"));
+
+    app.advance(chrono::Duration::hours(3));
+    let (_, html) = page(&app, &format!("/events/{event}"), None).await;
+    assert!(html.contains(">On sale<") && !html.contains("opens-countdown"));
+    app.stop().await;
+}

@@ -176,6 +176,8 @@ struct EventPage {
     venue: String,
     starts_at: String,
     opens_at: Option<String>,
+    /// The opening as RFC 3339, for the countdown script, while the sale is still to open.
+    opens_iso: Option<String>,
     state: &'static str,
     state_label: &'static str,
     joinable: bool,
@@ -190,6 +192,10 @@ impl From<EventView> for EventPage {
             opens_at: v
                 .sale_opens_at
                 .map(|t| t.format("%a %-d %b %Y, %H:%M UTC").to_string()),
+            opens_iso: v
+                .sale_opens_at
+                .filter(|_| v.state == "scheduled")
+                .map(|t| t.to_rfc3339()),
             joinable: matches!(v.state, "on_sale" | "scheduled"),
             state: v.state,
             state_label: state_label(v.state),
@@ -261,6 +267,7 @@ mod tests {
             venue: "V & V".into(),
             starts_at: "soon".into(),
             opens_at: None,
+            opens_iso: None,
             state: "on_sale",
             state_label: "On sale",
             joinable: true,

@@ -617,3 +617,80 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/orders/{id}/cancel", web::post().to(cancel)),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOSTILE: &str = "<script>alert(1)</script>\"'&";
+
+    fn assert_escaped(html: &str) {
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(
+            html.contains("&#60;script&#62;alert(1)") || html.contains("&lt;script&gt;alert(1)"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn console_pages_escape_what_organizers_and_buyers_typed() {
+        let chrome = || Chrome { csrf: "t".into() };
+        let events = EventsPage {
+            chrome: chrome(),
+            events: vec![EventRow {
+                id: Uuid::nil(),
+                name: HOSTILE.into(),
+                venue: HOSTILE.into(),
+                starts_at: "soon".into(),
+                state: "on_sale",
+                state_label: "On sale",
+                sold: 1,
+                capacity: 2,
+            }],
+        };
+        assert_escaped(&events.render().unwrap());
+
+        let orders = OrdersPage {
+            chrome: chrome(),
+            id: Uuid::nil(),
+            name: HOSTILE.into(),
+            query: HOSTILE.into(),
+            orders: vec![OrderRow {
+                id: Uuid::nil(),
+                created_at: "now".into(),
+                name: HOSTILE.into(),
+                email: HOSTILE.into(),
+                items: HOSTILE.into(),
+                total: "$1.00".into(),
+                cancelled: false,
+            }],
+            next: None,
+            here: "/organizer/x?q=\"><script>alert(1)</script>".into(),
+        };
+        let html = orders.render().unwrap();
+        assert_escaped(&html);
+        assert!(
+            !html.contains("\"><script>"),
+            "attribute values are escaped too"
+        );
+
+        let mut form = EventForm::blank();
+        form.name = HOSTILE.into();
+        form.tiers[0].name = HOSTILE.into();
+        let page = EventFormPage {
+            chrome: chrome(),
+            id: None,
+            title: HOSTILE.into(),
+            form,
+            errors: vec![HOSTILE.into()],
+        };
+        assert_escaped(&page.render().unwrap());
+    }
+
+    #[test]
+    fn percentages_of_an_empty_tier_are_zero() {
+        assert_eq!(percent(0, 0), 0);
+        assert_eq!(percent(3, 3), 100);
+        assert_eq!(percent(1, 3), 33);
+    }
+}
