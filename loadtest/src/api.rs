@@ -168,6 +168,15 @@ impl Organizer {
         Ok(body)
     }
 
+    /// `GET /metrics` (Prometheus text), or `None` where the deployment does not expose it.
+    pub async fn metrics(&self) -> Option<String> {
+        let response = self.http.get(self.url("/metrics")).send().await.ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        response.text().await.ok()
+    }
+
     /// `POST /api/v1/events` with `spec`.
     pub async fn create_event(&self, spec: &serde_json::Value) -> Result<EventView> {
         let body = self

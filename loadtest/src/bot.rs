@@ -120,6 +120,7 @@ async fn flood(user: &mut GooseUser, run: &Run) -> TransactionResult {
     if n >= run.crowd.bots {
         return Ok(());
     }
+    user.client = run.http.clone();
     let mut rng = StdRng::seed_from_u64(run.crowd.seed ^ 0xB07 ^ (n as u64) << 20);
     // Bots come with the crowd: within the first seconds after opening.
     let window = run.arrivals_window_secs();

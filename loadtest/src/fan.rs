@@ -157,6 +157,7 @@ async fn join(user: &mut GooseUser, run: &Run) -> TransactionResult {
     if n >= run.crowd.fans {
         return Ok(());
     }
+    user.client = run.http.clone();
     let arrival = run.arrivals[n];
     let at = if arrival >= 0.0 {
         run.opening + Duration::from_secs_f64(arrival)

@@ -109,6 +109,10 @@ impl<'a> Call<'a> {
 
     /// Sends it as `user` and records it.
     pub async fn send(self, user: &mut GooseUser, run: &Run) -> Answer {
+        // Waiting for a connection is the generator's queue, not the server's: the clock
+        // starts once the request can go (the correction still charges a late answer
+        // against its sender's pace).
+        let _connection = run.connections.acquire().await;
         let started = Instant::now();
         let sent = run.rec.secs(started);
         let (status, body, retry_after) = match self.request(user).await {

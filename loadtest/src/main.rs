@@ -23,6 +23,7 @@ mod pow;
 mod record;
 mod report;
 mod run;
+mod server_metrics;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +54,83 @@ enum Profile {
     Small,
     /// The on-sale the README reports: 50,000 fans, 5,000 bots, 20,000 items.
     Full,
+}
+
+/// A profile's values for the flags not given.
+struct Defaults {
+    fans: usize,
+    bots: usize,
+    items: u64,
+    arrival: Pattern,
+    arrival_secs: f64,
+    prequeue_secs: f64,
+    prequeue_share: f64,
+    tickets_per_fan: u32,
+    admission_rate: u32,
+    max_active: u32,
+    pow_bits: u8,
+    bot_requests: u32,
+    bot_pause_ms: u64,
+    max_secs: u64,
+}
+
+impl Profile {
+    fn defaults(self) -> Defaults {
+        match self {
+            Profile::Quick => Defaults {
+                fans: 200,
+                bots: 20,
+                items: 100,
+                arrival: Pattern::Opening,
+                arrival_secs: 2.0,
+                prequeue_secs: 10.0,
+                prequeue_share: 0.3,
+                tickets_per_fan: 2,
+                admission_rate: 1200,
+                max_active: 200,
+                pow_bits: 8,
+                bot_requests: 20,
+                bot_pause_ms: 200,
+                max_secs: 60,
+            },
+            // Pre-queue and later arrivals both get places, so both fairness figures mean
+            // something, in well under a minute.
+            Profile::Small => Defaults {
+                fans: 300,
+                bots: 30,
+                items: 150,
+                arrival: Pattern::Prequeue,
+                arrival_secs: 2.0,
+                prequeue_secs: 4.0,
+                prequeue_share: 0.2,
+                tickets_per_fan: 2,
+                admission_rate: 1800,
+                max_active: 300,
+                pow_bits: 8,
+                bot_requests: 15,
+                bot_pause_ms: 200,
+                max_secs: 45,
+            },
+            // 5 % in the pre-queue take about a third of the places; later arrivals buy the
+            // rest over about a minute of admissions, long enough to judge FIFO among them.
+            Profile::Full => Defaults {
+                fans: 50_000,
+                bots: 5_000,
+                items: 20_000,
+                arrival: Pattern::Prequeue,
+                arrival_secs: 20.0,
+                prequeue_secs: 20.0,
+                prequeue_share: 0.05,
+                tickets_per_fan: 4,
+                admission_rate: 6000,
+                max_active: 2000,
+                pow_bits: 10,
+                bot_requests: 30,
+                bot_pause_ms: 500,
+                max_secs: 900,
+            },
+        }
+    }
 }
 
 /// Rehearse a Floodgate on-sale over its public HTTP API and audit the result.
@@ -131,6 +209,9 @@ struct Args {
     /// Users goose starts per second (they then sleep until their arrival time).
     #[arg(long)]
     launch_rate: Option<usize>,
+    /// Requests in flight at once (connections to the server), as a CDN's pool to the origin.
+    #[arg(long, default_value_t = 512)]
+    connections: usize,
     /// Stats sampling interval, milliseconds.
     #[arg(long, default_value_t = 1000)]
     sample_ms: u64,
@@ -161,6 +242,7 @@ struct Settings {
     bot_pause_ms: u64,
     bot_addresses: usize,
     spoof_addresses: bool,
+    connections: usize,
     max_secs: u64,
     min_tau: f64,
     launch_rate: usize,
@@ -169,79 +251,29 @@ struct Settings {
 
 impl Args {
     fn settings(&self) -> Result<Settings> {
-        // (fans, bots, items, pattern, window, prequeue secs, share, tickets, rate, active,
-        //  pow, bot requests, bot pause, max secs)
-        let p = match self.profile {
-            Profile::Quick => (
-                200,
-                20,
-                100,
-                Pattern::Opening,
-                2.0,
-                10.0,
-                0.3,
-                2,
-                1200,
-                200,
-                8,
-                20,
-                200,
-                60,
-            ),
-            Profile::Small => (
-                300,
-                30,
-                120,
-                Pattern::Prequeue,
-                2.0,
-                4.0,
-                0.3,
-                2,
-                1800,
-                300,
-                8,
-                15,
-                200,
-                45,
-            ),
-            Profile::Full => (
-                50_000,
-                5_000,
-                20_000,
-                Pattern::Prequeue,
-                20.0,
-                20.0,
-                0.3,
-                4,
-                6000,
-                2000,
-                10,
-                30,
-                500,
-                900,
-            ),
-        };
-        let fans = self.fans.unwrap_or(p.0);
+        let p = self.profile.defaults();
+        let fans = self.fans.unwrap_or(p.fans);
         let s = Settings {
             profile: self.profile,
             fans,
-            bots: self.bots.unwrap_or(p.1),
-            items: self.items.unwrap_or(p.2),
+            bots: self.bots.unwrap_or(p.bots),
+            items: self.items.unwrap_or(p.items),
             arrivals: Arrivals {
-                pattern: self.arrival.unwrap_or(p.3),
-                window_secs: self.arrival_secs.unwrap_or(p.4),
-                prequeue_secs: self.prequeue_secs.unwrap_or(p.5),
-                prequeue_share: self.prequeue_share.unwrap_or(p.6),
+                pattern: self.arrival.unwrap_or(p.arrival),
+                window_secs: self.arrival_secs.unwrap_or(p.arrival_secs),
+                prequeue_secs: self.prequeue_secs.unwrap_or(p.prequeue_secs),
+                prequeue_share: self.prequeue_share.unwrap_or(p.prequeue_share),
             },
-            tickets_per_fan: self.tickets_per_fan.unwrap_or(p.7),
-            admission_rate: self.admission_rate.unwrap_or(p.8),
-            max_active: self.max_active.unwrap_or(p.9),
-            pow_bits: self.pow_bits.unwrap_or(p.10),
-            bot_requests: self.bot_requests.unwrap_or(p.11),
-            bot_pause_ms: self.bot_pause_ms.unwrap_or(p.12),
+            tickets_per_fan: self.tickets_per_fan.unwrap_or(p.tickets_per_fan),
+            admission_rate: self.admission_rate.unwrap_or(p.admission_rate),
+            max_active: self.max_active.unwrap_or(p.max_active),
+            pow_bits: self.pow_bits.unwrap_or(p.pow_bits),
+            bot_requests: self.bot_requests.unwrap_or(p.bot_requests),
+            bot_pause_ms: self.bot_pause_ms.unwrap_or(p.bot_pause_ms),
             bot_addresses: self.bot_addresses,
             spoof_addresses: self.spoof_addresses,
-            max_secs: self.max_secs.unwrap_or(p.13),
+            connections: self.connections,
+            max_secs: self.max_secs.unwrap_or(p.max_secs),
             min_tau: self.min_tau,
             launch_rate: self.launch_rate.unwrap_or(10_000),
             seed: self.seed.unwrap_or_else(|| rand::rng().random()),
@@ -264,8 +296,10 @@ impl Args {
         if s.tickets_per_fan == 0 || s.admission_rate == 0 || s.max_active == 0 {
             bail!("--tickets-per-fan, --admission-rate and --max-active must be at least 1");
         }
-        if s.launch_rate == 0 || s.bot_addresses == 0 || s.max_secs == 0 {
-            bail!("--launch-rate, --bot-addresses and --max-secs must be at least 1");
+        if s.launch_rate == 0 || s.bot_addresses == 0 || s.max_secs == 0 || self.connections == 0 {
+            bail!(
+                "--launch-rate, --bot-addresses, --max-secs and --connections must be at least 1"
+            );
         }
         if !self.target.starts_with("http://") && !self.target.starts_with("https://") {
             bail!(
@@ -312,6 +346,27 @@ fn shop_of(event: &EventView) -> Result<Shop> {
         return Ok(Shop::Seats);
     }
     bail!("event {} has nothing to sell", event.id)
+}
+
+/// Idle connections are dropped after this long, before the server's keep-alive timeout
+/// (`CLIENT_HEADER_TIMEOUT_MS`, 5 s by default) closes them: a request sent on a connection
+/// the server is closing at that moment fails without an answer, which would count against
+/// the server for the generator's own doing.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Longest a fan's request may take before it counts as unanswered.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The client the crowd shares. Goose's client builder cannot set pool limits, so the fans
+/// and bots get this one (`GooseUser::client` is public) and goose still records every request.
+fn crowd_client(connections: usize) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_max_idle_per_host(connections)
+        .tcp_nodelay(true)
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(concat!("floodgate-loadtest/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("building the crowd's HTTP client")
 }
 
 fn goose_configuration(
@@ -380,6 +435,8 @@ async fn rehearse(args: Args) -> Result<Summary> {
         ((settings.max_secs as f64 + lead.as_secs_f64()) / 150.0).clamp(1.0, 10.0),
     );
     let run = Arc::new(Run {
+        http: crowd_client(args.connections)?,
+        connections: tokio::sync::Semaphore::new(args.connections),
         event_id: event.id.clone(),
         pow_bits: event.pow_difficulty_bits,
         max_per_order: event.max_per_order,
@@ -439,9 +496,8 @@ async fn rehearse(args: Args) -> Result<Summary> {
     .set_client_builder_without_cookies(
         goose::client::GooseClientBuilder::new()
             .without_cookies()
-            .timeout(Duration::from_secs(60))
-            .gzip(false)
-            .user_agent("floodgate-loadtest"),
+            .timeout(REQUEST_TIMEOUT)
+            .gzip(false),
     )?
     .register_scenario(fan::scenario(&run, settings.fans)?);
     if settings.bots > 0 {
@@ -456,6 +512,10 @@ async fn rehearse(args: Args) -> Result<Summary> {
         !args.no_progress,
         stop_rx,
     ));
+    let metrics_before = organizer
+        .metrics()
+        .await
+        .map(|t| server_metrics::Histograms::parse(&t));
     let started_at = chrono::Utc::now();
     let goose_result = attack.execute().await;
     let _ = stop_tx.send(true);
@@ -479,6 +539,17 @@ async fn rehearse(args: Args) -> Result<Summary> {
             state: stats.state.clone(),
         });
     }
+    let server_latency: Vec<server_metrics::ServerLatency> =
+        match (metrics_before, organizer.metrics().await) {
+            (Some(before), Some(after)) => {
+                let run_only = server_metrics::Histograms::parse(&after).since(&before);
+                server_metrics::ROUTES
+                    .iter()
+                    .filter_map(|(_, route, method)| run_only.latency(route, method))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
     let event_after = organizer.event(&run.event_id).await?;
     let listed = organizer.orders(&run.event_id).await?;
     let seen = run
@@ -587,6 +658,7 @@ async fn rehearse(args: Args) -> Result<Summary> {
         fairness,
         audit,
         final_stats,
+        server_latency,
         chart_window_secs: window.as_secs_f64(),
         samples,
         failures,
@@ -668,7 +740,16 @@ fn sale_of(
     let implied = (rate > 0 && orders_to_sell_out > 0)
         .then(|| orders_to_sell_out as f64 / (f64::from(rate) / 60.0));
     let after = sold_out_at.map(|t| t - opened_at);
+    let first = |f: fn(&FanRecord) -> Option<f64>| {
+        records
+            .iter()
+            .filter_map(f)
+            .min_by(f64::total_cmp)
+            .map(|t| t - opened_at)
+    };
     Sale {
+        first_admission_after_secs: first(|r| r.admit_hi),
+        first_order_after_secs: first(|r| r.ordered_at),
         capacity,
         rate_per_minute: rate,
         opened_at,
@@ -685,6 +766,10 @@ fn sale_of(
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Goose logs every request that got no answer as a warning; those are counted in the
+    // report (answers "none"), so only errors reach the terminal. Goose's own logger then
+    // finds one installed and leaves it.
+    let _ = simplelog::SimpleLogger::init(log::LevelFilter::Error, simplelog::Config::default());
     let report_dir = args.report.clone();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

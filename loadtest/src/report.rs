@@ -16,6 +16,7 @@ use crate::fairness::Tau;
 use crate::monitor::Sample;
 use crate::record::{EndpointSummary, Percentiles};
 use crate::run::{BotTally, FanRecord, Outcome};
+use crate::server_metrics::ServerLatency;
 
 /// Times of the fans' journeys, in seconds.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -131,6 +132,10 @@ pub struct Sale {
     pub rate_implied_secs: Option<f64>,
     /// Sold out within the implied time plus 10 %.
     pub within_target: Option<bool>,
+    /// When the first fan learned of an admission, and placed the first order, seconds
+    /// after opening: where the time before the first sale goes.
+    pub first_admission_after_secs: Option<f64>,
+    pub first_order_after_secs: Option<f64>,
 }
 
 /// The fairness figures.
@@ -165,6 +170,8 @@ pub struct Summary {
     pub fairness: Fairness,
     pub audit: Audit,
     pub final_stats: Option<Stats>,
+    /// The server's own latency per route (`/metrics`), fans and bots together.
+    pub server_latency: Vec<ServerLatency>,
     pub chart_window_secs: f64,
     pub samples: Vec<Sample>,
     /// Why the run failed; empty when it passed.
@@ -253,6 +260,24 @@ impl Summary {
                 answers
             );
         }
+        if !self.server_latency.is_empty() {
+            let bound = |v: Option<f64>| v.map_or("> 10 s".to_owned(), |ms| format!("≤ {ms} ms"));
+            let _ = writeln!(
+                out,
+                "\nthe server's own timing (/metrics, fans and bots together):"
+            );
+            for l in &self.server_latency {
+                let _ = writeln!(
+                    out,
+                    "  {:<6} {:<42} {:>8} requests, p50 {}, p99 {}",
+                    l.method,
+                    l.route,
+                    l.requests,
+                    bound(l.p50_under_ms),
+                    bound(l.p99_under_ms)
+                );
+            }
+        }
         let f = &self.fans;
         let outcome = |o: Outcome| f.outcomes.get(&o).copied().unwrap_or(0);
         let _ = writeln!(
@@ -291,6 +316,14 @@ impl Summary {
                 Some(false) => " (NOT within +10%)",
                 None => "",
             }
+        );
+        let _ = writeln!(
+            out,
+            "first admission seen {} after opening, first order {}",
+            s.first_admission_after_secs
+                .map_or("—".into(), |v| format!("{v:.1} s")),
+            s.first_order_after_secs
+                .map_or("—".into(), |v| format!("{v:.1} s")),
         );
         let fa = &self.fairness;
         let _ = writeln!(

@@ -138,6 +138,11 @@ pub struct Crowd {
 
 /// The state of one rehearsal.
 pub struct Run {
+    /// The HTTP client every fan and bot shares (one connection pool, no cookies).
+    pub http: reqwest::Client,
+    /// Requests in flight at once, and so connections open: a CDN in front of the server
+    /// keeps a bounded pool of connections to it, whatever the crowd does.
+    pub connections: tokio::sync::Semaphore,
     pub event_id: String,
     pub pow_bits: u8,
     pub max_per_order: u32,
