@@ -63,13 +63,19 @@ fn label(v: f64) -> String {
     }
 }
 
-/// An SVG line chart titled `title`, x in seconds, y labelled `y_label`.
-pub fn line_chart(title: &str, y_label: &str, series: &[Series]) -> String {
+/// An SVG line chart titled `title`, x in seconds, y labelled `y_label`, with dashed vertical
+/// `markers` (x, label), such as the opening of the sale.
+pub fn line_chart(
+    title: &str,
+    y_label: &str,
+    series: &[Series],
+    markers: &[(f64, &str)],
+) -> String {
     let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
     let ys = series
         .iter()
         .flat_map(|s| s.points.iter().filter_map(|p| p.1));
-    let x_max = xs.fold(1.0f64, f64::max);
+    let x_max = xs.chain(markers.iter().map(|m| m.0)).fold(1.0f64, f64::max);
     let y_max = ys.fold(0.0f64, f64::max).max(1e-9);
     let x_step = nice_step(x_max, 8.0);
     let y_step = nice_step(y_max, 5.0);
@@ -125,6 +131,17 @@ pub fn line_chart(title: &str, y_label: &str, series: &[Series]) -> String {
         cy = TOP + plot_h / 2.0,
         yl = escape(y_label)
     );
+    for (x, text) in markers {
+        let _ = write!(
+            svg,
+            r##"<line x1="{xx:.1}" x2="{xx:.1}" y1="{TOP}" y2="{yb}" stroke="#555" stroke-dasharray="4 3"/><text x="{tx:.1}" y="{ty}" font-size="11" fill="#555">{t}</text>"##,
+            xx = px(*x),
+            yb = TOP + plot_h,
+            tx = px(*x) + 3.0,
+            ty = TOP + 10.0,
+            t = escape(text)
+        );
+    }
     // Lines, broken at gaps.
     for s in series {
         let mut d = String::new();
@@ -196,9 +213,11 @@ mod tests {
                     points: vec![],
                 },
             ],
+            &[(1.0, "opening")],
         );
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("a &lt; b"));
+        assert!(svg.contains("stroke-dasharray") && svg.contains(">opening<"));
         assert_eq!(svg.matches("<path").count(), 2);
         // The gap breaks the line: two moves, no line-to.
         let first = svg

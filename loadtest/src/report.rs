@@ -385,6 +385,11 @@ impl Summary {
 
     fn charts(&self) -> Vec<String> {
         let window = self.chart_window_secs;
+        let mut markers = vec![(self.sale.opened_at, "opening")];
+        if let Some(t) = self.sale.sold_out_at {
+            markers.push((t, "sold out"));
+        }
+        let markers = &markers;
         let fan_endpoints: Vec<&EndpointSummary> = self.endpoints.iter().collect();
         let throughput: Vec<Series> = fan_endpoints
             .iter()
@@ -421,16 +426,23 @@ impl Summary {
             points: self.samples.iter().map(|s| (s.t, Some(f(s)))).collect(),
         };
         vec![
-            line_chart("Throughput by endpoint", "requests per second", &throughput),
+            line_chart(
+                "Throughput by endpoint",
+                "requests per second",
+                &throughput,
+                markers,
+            ),
             line_chart(
                 &format!("p50 latency by endpoint ({window:.1} s windows)"),
                 "milliseconds",
                 &latency(|e| &e.window_p50_ms),
+                markers,
             ),
             line_chart(
                 &format!("p99 latency by endpoint ({window:.1} s windows)"),
                 "milliseconds",
                 &latency(|e| &e.window_p99_ms),
+                markers,
             ),
             line_chart(
                 "Queue length over time (stats: waiting)",
@@ -439,6 +451,7 @@ impl Summary {
                     sample_series("waiting", PALETTE[0], |s| s.waiting as f64),
                     sample_series("active shoppers", PALETTE[3], |s| s.active_shoppers as f64),
                 ],
+                markers,
             ),
             line_chart(
                 "Inventory over time",
@@ -448,6 +461,7 @@ impl Summary {
                     sample_series("held", PALETTE[1], |s| s.held as f64),
                     sample_series("available", PALETTE[4], |s| s.available as f64),
                 ],
+                markers,
             ),
         ]
     }
@@ -465,7 +479,7 @@ impl Summary {
              <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}}\
              table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}\
              th{{background:#f4f4f4}}td:first-child,th:first-child{{text-align:left}}.pass{{color:#1a7f37}}.fail{{color:#c62828}}\
-             pre{{background:#f6f8fa;padding:1em;overflow:auto}}</style></head><body>",
+             pre{{background:#f6f8fa;padding:1em;overflow:auto;white-space:pre-wrap}}</style></head><body>",
             esc(&self.event_id)
         );
         let verdict = if self.passed() {
