@@ -205,10 +205,11 @@ impl Recorder {
 
 /// Display order: the fan's path through the sale, then the bots'.
 fn endpoint_rank(name: &str) -> usize {
-    const ORDER: [&str; 8] = [
+    const ORDER: [&str; 9] = [
         "challenge",
         "join",
         "status",
+        "seats",
         "hold",
         "order",
         "bot join",

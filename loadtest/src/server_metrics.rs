@@ -110,10 +110,11 @@ pub struct ServerLatency {
 }
 
 /// The routes behind the load test's endpoints, in report order.
-pub const ROUTES: [(&str, &str, &str); 5] = [
+pub const ROUTES: [(&str, &str, &str); 6] = [
     ("challenge", "/api/v1/events/{id}/challenge", "GET"),
     ("join", "/api/v1/events/{id}/queue", "POST"),
     ("status", "/api/v1/events/{id}/queue", "GET"),
+    ("seats", "/api/v1/events/{id}/seats", "GET"),
     ("hold", "/api/v1/events/{id}/holds", "POST"),
     ("order", "/api/v1/events/{id}/holds/{hold_id}/order", "POST"),
 ];
