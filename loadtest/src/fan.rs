@@ -132,21 +132,12 @@ pub fn scenario(run: &Arc<Run>, fans: usize) -> Result<Scenario, GooseError> {
         let run = shop_run.clone();
         Box::pin(async move { shop(user, &run).await })
     });
-    scenario!("fan")
+    Ok(scenario!("fan")
         .set_weight(fans)?
         .register_transaction(Transaction::new(join).set_name("join the line"))
         .register_transaction(Transaction::new(wait).set_name("wait in line"))
-        .register_transaction(Transaction::new(shop).set_name("hold and order"))
-        .pipe_ok()
+        .register_transaction(Transaction::new(shop).set_name("hold and order")))
 }
-
-/// Small helper so the builder chain above can end in a `Result`.
-trait PipeOk: Sized {
-    fn pipe_ok(self) -> Result<Self, GooseError> {
-        Ok(self)
-    }
-}
-impl PipeOk for Scenario {}
 
 fn take_visit(user: &mut GooseUser) -> Option<Visit> {
     user.get_session_data::<Visit>().cloned()

@@ -42,7 +42,7 @@ use crate::arrival::{Arrivals, Pattern};
 use crate::fairness::{across, kendall, Observed};
 use crate::record::Recorder;
 use crate::report::{Bots, Fairness, Fans, Sale, Summary};
-use crate::run::{Crowd, Live, Outcome, Run, Shop};
+use crate::run::{Crowd, FanRecord, Live, Outcome, Run, Shop};
 
 /// Ready-made sizes; any flag given explicitly wins over its profile's value.
 #[derive(Clone, Copy, Debug, PartialEq, ValueEnum, serde::Serialize)]
@@ -702,8 +702,6 @@ fn fairness_of(records: &[FanRecord], min_tau: f64) -> Fairness {
         min_tau,
     }
 }
-
-use crate::run::FanRecord;
 
 /// Sell-out time against the time the admission rate implies.
 fn sale_of(
