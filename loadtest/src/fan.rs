@@ -1,0 +1,526 @@
+//! A fan, as the waiting-room page (`static/queue.js`) behaves: join the line (solving the
+//! proof of work when the event asks), poll the status at an interval that grows with the
+//! distance to the front, with ±20 % jitter, honour `Retry-After`, and once admitted hold
+//! places and order them with an `Idempotency-Key`, retrying the order with the same key
+//! when an answer is lost or refused for load.
+//!
+//! In goose terms a fan is a user running the `fan` scenario once: three transactions
+//! (`join`, `wait`, `shop`) that pass the fan's state along as goose session data.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use goose::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Deserialize;
+
+use crate::audit::{Item, SeenOrder};
+use crate::http::Call;
+use crate::pow;
+use crate::run::{fan_address, FanRecord, Outcome, Run, Shop};
+
+/// Poll interval bounds of the waiting-room page, and its per-place step.
+const POLL_MIN_MS: f64 = 1500.0;
+const POLL_MAX_MS: f64 = 15000.0;
+const POLL_MS_PER_PLACE_AHEAD: f64 = 15.0;
+/// Poll interval in the pre-queue, where nothing moves before opening.
+const PREQUEUE_POLL_MS: f64 = 10000.0;
+/// The page's jitter: ±20 %.
+const POLL_JITTER: f64 = 0.2;
+/// Wait after a request that got no answer (the page's "connection lost").
+const NO_ANSWER_WAIT: Duration = Duration::from_secs(3);
+/// Wait after an unexpected refusal before polling again (the page's).
+const ODD_ANSWER_WAIT: Duration = Duration::from_secs(5);
+/// Wait before fetching a new challenge after a refused solution (the page's).
+const POW_REFUSED_WAIT: Duration = Duration::from_secs(1);
+/// Tries of one hold or order before the fan gives up.
+const SHOP_ATTEMPTS: u32 = 30;
+/// Above this difficulty the solver runs on the blocking pool, off the async workers.
+const POW_INLINE_MAX_BITS: u8 = 12;
+
+/// The waiting-room page's next poll: `ahead × 15 ms` within 1.5–15 s (10 s in the
+/// pre-queue), times a jitter factor in 0.8–1.2 (`unit` is uniform in 0..1).
+pub fn next_poll(state: &str, ahead: u64, unit: f64) -> Duration {
+    let base = if state == "pre_queue" {
+        PREQUEUE_POLL_MS
+    } else {
+        (ahead as f64 * POLL_MS_PER_PLACE_AHEAD).clamp(POLL_MIN_MS, POLL_MAX_MS)
+    };
+    let factor = 1.0 - POLL_JITTER + 2.0 * POLL_JITTER * unit.clamp(0.0, 1.0);
+    Duration::from_secs_f64(base * factor / 1000.0)
+}
+
+/// A join or status answer.
+#[derive(Deserialize)]
+struct QueueStatus {
+    ticket: String,
+    state: String,
+    #[serde(default)]
+    join_number: Option<u64>,
+    #[serde(default)]
+    ahead: u64,
+    #[serde(default)]
+    sale_state: Option<String>,
+    #[serde(default)]
+    admission: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChallengeAnswer {
+    challenge: String,
+    difficulty_bits: u8,
+}
+
+#[derive(Deserialize)]
+struct HoldAnswer {
+    hold_id: String,
+}
+
+#[derive(Deserialize)]
+struct OrderAnswer {
+    order_id: String,
+    items: Vec<Item>,
+}
+
+#[derive(Deserialize)]
+struct SeatMap {
+    seats: Vec<SeatView>,
+}
+
+#[derive(Deserialize)]
+struct SeatView {
+    id: String,
+    tier: String,
+    status: String,
+}
+
+/// One fan's state between transactions.
+#[derive(Clone)]
+struct Visit {
+    record: FanRecord,
+    address: Option<String>,
+    ticket: String,
+    admission: Option<String>,
+    /// The last status seen, for the next poll interval.
+    state: String,
+    ahead: u64,
+    /// The visit ended (record filed) before shopping.
+    over: bool,
+    seed: u64,
+}
+
+fn path(run: &Run, rest: &str) -> String {
+    format!("/api/v1/events/{}{rest}", run.event_id)
+}
+
+/// The `fan` scenario for `fans` users.
+pub fn scenario(run: &Arc<Run>, fans: usize) -> Result<Scenario, GooseError> {
+    let join_run = run.clone();
+    let join: TransactionFunction = Arc::new(move |user| {
+        let run = join_run.clone();
+        Box::pin(async move { join(user, &run).await })
+    });
+    let wait_run = run.clone();
+    let wait: TransactionFunction = Arc::new(move |user| {
+        let run = wait_run.clone();
+        Box::pin(async move { wait(user, &run).await })
+    });
+    let shop_run = run.clone();
+    let shop: TransactionFunction = Arc::new(move |user| {
+        let run = shop_run.clone();
+        Box::pin(async move { shop(user, &run).await })
+    });
+    Ok(scenario!("fan")
+        .set_weight(fans)?
+        .register_transaction(Transaction::new(join).set_name("join the line"))
+        .register_transaction(Transaction::new(wait).set_name("wait in line"))
+        .register_transaction(Transaction::new(shop).set_name("hold and order")))
+}
+
+fn take_visit(user: &mut GooseUser) -> Option<Visit> {
+    user.get_session_data::<Visit>().cloned()
+}
+
+async fn join(user: &mut GooseUser, run: &Run) -> TransactionResult {
+    let n = run.next_fan.fetch_add(1, Ordering::Relaxed);
+    if n >= run.crowd.fans {
+        return Ok(());
+    }
+    user.client = run.http.clone();
+    let arrival = run.arrivals[n];
+    let at = if arrival >= 0.0 {
+        run.opening + Duration::from_secs_f64(arrival)
+    } else {
+        run.opening
+            .checked_sub(Duration::from_secs_f64(-arrival))
+            .unwrap_or_else(Instant::now)
+    };
+    run.sleep_until(at).await;
+    let seed = run.crowd.seed ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let address = run.crowd.spoof_addresses.then(|| fan_address(n));
+    let mut record = FanRecord::new(n, arrival);
+    loop {
+        if run.out_of_time() {
+            record.outcome = Outcome::JoinFailed;
+            record.detail = Some("out of time before joining".into());
+            run.finish_fan(record);
+            return Ok(());
+        }
+        let body = if run.pow_bits > 0 {
+            match solve_challenge(user, run, address.as_deref()).await {
+                Some(solution) => solution,
+                None => {
+                    run.sleep(NO_ANSWER_WAIT).await;
+                    continue;
+                }
+            }
+        } else {
+            serde_json::json!({})
+        };
+        let answer = Call::new("join", GooseMethod::Post, path(run, "/queue"))
+            .sent_from(address.as_deref())
+            .json(body)
+            .send(user, run)
+            .await;
+        match answer.status {
+            Some(200 | 201) => {
+                let Some(status) = answer.json::<QueueStatus>() else {
+                    record.outcome = Outcome::JoinFailed;
+                    record.detail = Some("unreadable join answer".into());
+                    run.finish_fan(record);
+                    return Ok(());
+                };
+                record.join_sent = Some(answer.sent);
+                record.join_done = Some(answer.done);
+                record.join_number = status.join_number;
+                record.prequeue = status.state == "pre_queue";
+                record.admit_lo = Some(answer.sent);
+                run.live.joined.fetch_add(1, Ordering::Relaxed);
+                let mut visit = Visit {
+                    record,
+                    address,
+                    ticket: status.ticket,
+                    admission: None,
+                    state: status.state,
+                    ahead: status.ahead,
+                    over: false,
+                    seed: rng.random(),
+                };
+                if let Some(admission) = status.admission {
+                    visit.record.admit_hi = Some(answer.done);
+                    visit.admission = Some(admission);
+                    run.live.admitted.fetch_add(1, Ordering::Relaxed);
+                }
+                user.set_session_data(visit);
+                return Ok(());
+            }
+            Some(429 | 503) => run.sleep(answer.retry_after()).await,
+            Some(422) => run.sleep(POW_REFUSED_WAIT).await,
+            None => run.sleep(NO_ANSWER_WAIT).await,
+            Some(_) => {
+                record.outcome = Outcome::JoinFailed;
+                record.detail = Some(answer.describe());
+                run.finish_fan(record);
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Fetches a challenge and solves it; `None` when the challenge could not be had.
+async fn solve_challenge(
+    user: &mut GooseUser,
+    run: &Run,
+    address: Option<&str>,
+) -> Option<serde_json::Value> {
+    let answer = Call::new("challenge", GooseMethod::Get, path(run, "/challenge"))
+        .sent_from(address)
+        .send(user, run)
+        .await;
+    let challenge: ChallengeAnswer = answer.json()?;
+    let bits = challenge.difficulty_bits;
+    let token = challenge.challenge.clone();
+    let nonce = if bits <= POW_INLINE_MAX_BITS {
+        pow::solve(&token, bits)
+    } else {
+        tokio::task::spawn_blocking(move || pow::solve(&token, bits))
+            .await
+            .ok()?
+    };
+    Some(serde_json::json!({"pow": {"challenge": challenge.challenge, "nonce": nonce}}))
+}
+
+async fn wait(user: &mut GooseUser, run: &Run) -> TransactionResult {
+    let Some(mut visit) = take_visit(user) else {
+        return Ok(());
+    };
+    let mut rng = StdRng::seed_from_u64(visit.seed);
+    let mut poll_now = false;
+    while visit.admission.is_none() {
+        let interval = next_poll(&visit.state, visit.ahead, rng.random());
+        if !poll_now {
+            run.sleep(interval).await;
+        }
+        poll_now = false;
+        if run.out_of_time() {
+            visit.record.outcome = Outcome::OutOfTime;
+            break;
+        }
+        let answer = Call::new("status", GooseMethod::Get, path(run, "/queue"))
+            .sent_from(visit.address.as_deref())
+            .bearer(Some(&visit.ticket))
+            .paced(interval)
+            .send(user, run)
+            .await;
+        visit.record.polls += 1;
+        match answer.status {
+            Some(200) => {
+                let Some(status) = answer.json::<QueueStatus>() else {
+                    run.sleep(ODD_ANSWER_WAIT).await;
+                    continue;
+                };
+                if let (Some(admission), "admitted") = (status.admission, status.state.as_str()) {
+                    visit.record.admit_hi = Some(answer.done);
+                    visit.admission = Some(admission);
+                    run.live.admitted.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                visit.record.admit_lo = Some(answer.sent);
+                if status.state == "expired" {
+                    visit.record.outcome = Outcome::Expired;
+                    break;
+                }
+                if matches!(status.sale_state.as_deref(), Some("sold_out" | "closed")) {
+                    // Nothing left to wait for: the page would tell the fan so.
+                    run.sold_out.store(true, Ordering::Relaxed);
+                    visit.record.outcome = Outcome::SoldOut;
+                    break;
+                }
+                visit.state = status.state;
+                visit.ahead = status.ahead;
+            }
+            Some(429 | 503) => {
+                run.sleep(answer.retry_after()).await;
+                poll_now = true;
+            }
+            None => {
+                run.sleep(NO_ANSWER_WAIT).await;
+                poll_now = true;
+            }
+            Some(_) => {
+                visit.record.detail = Some(answer.describe());
+                run.sleep(ODD_ANSWER_WAIT).await;
+                poll_now = true;
+            }
+        }
+    }
+    if visit.admission.is_none() {
+        visit.over = true;
+        run.finish_fan(visit.record.clone());
+    }
+    user.set_session_data(visit);
+    Ok(())
+}
+
+/// What to ask a hold for.
+fn hold_body(tiers: &[String], quantity: u32, rng: &mut StdRng) -> serde_json::Value {
+    let tier = &tiers[rng.random_range(0..tiers.len())];
+    serde_json::json!({"tier": tier, "quantity": quantity})
+}
+
+/// Picks `quantity` free seats of one tier from the seat map, or fewer if none has that many.
+async fn pick_seats(
+    user: &mut GooseUser,
+    run: &Run,
+    visit: &Visit,
+    quantity: u32,
+    rng: &mut StdRng,
+) -> Option<serde_json::Value> {
+    let answer = Call::new("seats", GooseMethod::Get, path(run, "/seats"))
+        .sent_from(visit.address.as_deref())
+        .bearer(visit.admission.as_deref())
+        .send(user, run)
+        .await;
+    let map: SeatMap = answer.json()?;
+    let free: Vec<&SeatView> = map.seats.iter().filter(|s| s.status == "free").collect();
+    if free.is_empty() {
+        return Some(serde_json::json!({"seats": []}));
+    }
+    let tier = &free[rng.random_range(0..free.len())].tier;
+    let mut same: Vec<&str> = free
+        .iter()
+        .filter(|s| &s.tier == tier)
+        .map(|s| s.id.as_str())
+        .collect();
+    for i in (1..same.len()).rev() {
+        same.swap(i, rng.random_range(0..=i));
+    }
+    same.truncate(quantity as usize);
+    Some(serde_json::json!({"seats": same}))
+}
+
+async fn shop(user: &mut GooseUser, run: &Run) -> TransactionResult {
+    let Some(mut visit) = take_visit(user) else {
+        return Ok(());
+    };
+    if visit.over {
+        return Ok(());
+    }
+    let mut rng = StdRng::seed_from_u64(visit.seed ^ 0x5108);
+    let most = run.crowd.tickets_per_fan.min(run.max_per_order).max(1);
+    let mut quantity = rng.random_range(1..=most);
+    let admission = visit.admission.clone().unwrap_or_default();
+    let mut tiers = match &run.shop {
+        Shop::Tiers(tiers) => tiers.clone(),
+        Shop::Seats => Vec::new(),
+    };
+    // Hold.
+    let mut hold_id = None;
+    let mut attempts = 0;
+    while hold_id.is_none() {
+        attempts += 1;
+        if attempts > SHOP_ATTEMPTS || run.out_of_time() {
+            visit.record.outcome = Outcome::ShopFailed;
+            visit.record.detail = Some("gave up holding".into());
+            break;
+        }
+        let body = match &run.shop {
+            Shop::Tiers(_) => hold_body(&tiers, quantity, &mut rng),
+            Shop::Seats => match pick_seats(user, run, &visit, quantity, &mut rng).await {
+                Some(body) => body,
+                None => {
+                    run.sleep(NO_ANSWER_WAIT).await;
+                    continue;
+                }
+            },
+        };
+        if body["seats"].as_array().is_some_and(|s| s.is_empty()) {
+            visit.record.outcome = Outcome::SoldOut;
+            break;
+        }
+        let answer = Call::new("hold", GooseMethod::Post, path(run, "/holds"))
+            .sent_from(visit.address.as_deref())
+            .bearer(Some(&admission))
+            .json(body.clone())
+            .send(user, run)
+            .await;
+        match (answer.status, answer.error_code().as_str()) {
+            (Some(201), _) => match answer.json::<HoldAnswer>() {
+                Some(hold) => hold_id = Some(hold.hold_id),
+                None => {
+                    visit.record.outcome = Outcome::ShopFailed;
+                    visit.record.detail = Some("unreadable hold answer".into());
+                    break;
+                }
+            },
+            (Some(409), "unavailable") => {
+                // Fewer places, then another tier, as a fan at the picker would.
+                if quantity > 1 {
+                    quantity = 1;
+                } else if let Some(tier) = body["tier"].as_str() {
+                    tiers.retain(|t| t != tier);
+                    if tiers.is_empty() {
+                        run.sold_out.store(true, Ordering::Relaxed);
+                        visit.record.outcome = Outcome::SoldOut;
+                        break;
+                    }
+                }
+            }
+            (Some(409), _) => {
+                run.sold_out.store(true, Ordering::Relaxed);
+                visit.record.outcome = Outcome::SoldOut;
+                visit.record.detail = Some(answer.describe());
+                break;
+            }
+            (Some(429 | 503), _) => run.sleep(answer.retry_after()).await,
+            (None, _) => run.sleep(NO_ANSWER_WAIT).await,
+            _ => {
+                visit.record.outcome = Outcome::ShopFailed;
+                visit.record.detail = Some(format!("hold: {}", answer.describe()));
+                break;
+            }
+        }
+    }
+    // Order, with one key for every try.
+    if let Some(hold_id) = hold_id {
+        let key = format!("{}-{}", run.run_id, visit.record.fan);
+        let n = visit.record.fan;
+        let body = serde_json::json!({"name": format!("Fan {n}"), "email": format!("fan{n}@loadtest.invalid")});
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            if attempts > SHOP_ATTEMPTS || run.out_of_time() {
+                visit.record.outcome = Outcome::ShopFailed;
+                visit.record.detail = Some("gave up ordering".into());
+                break;
+            }
+            let answer = Call::new(
+                "order",
+                GooseMethod::Post,
+                path(run, &format!("/holds/{hold_id}/order")),
+            )
+            .sent_from(visit.address.as_deref())
+            .bearer(Some(&admission))
+            .header("Idempotency-Key", key.clone())
+            .json(body.clone())
+            .send(user, run)
+            .await;
+            match answer.status {
+                Some(200 | 201) => {
+                    let Some(order) = answer.json::<OrderAnswer>() else {
+                        visit.record.outcome = Outcome::ShopFailed;
+                        visit.record.detail = Some("unreadable order answer".into());
+                        break;
+                    };
+                    visit.record.ordered_at = Some(answer.done);
+                    visit.record.items = order.items.len() as u32;
+                    visit.record.outcome = Outcome::Bought;
+                    run.seen_orders
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(SeenOrder {
+                            order_id: order.order_id,
+                            item_ids: order.items.into_iter().map(|i| i.id).collect(),
+                        });
+                    break;
+                }
+                Some(429 | 503) => run.sleep(answer.retry_after()).await,
+                None => run.sleep(NO_ANSWER_WAIT).await,
+                _ => {
+                    visit.record.outcome = Outcome::ShopFailed;
+                    visit.record.detail = Some(format!("order: {}", answer.describe()));
+                    break;
+                }
+            }
+        }
+    }
+    run.finish_fan(visit.record.clone());
+    visit.over = true;
+    user.set_session_data(visit);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_grow_with_distance_to_the_front_within_the_page_bounds() {
+        let mid = |ahead| next_poll("waiting", ahead, 0.5).as_millis();
+        assert_eq!(mid(0), 1500);
+        assert_eq!(mid(100), 1500);
+        assert_eq!(mid(200), 3000);
+        assert_eq!(mid(1000), 15000);
+        assert_eq!(mid(1_000_000), 15000);
+        assert_eq!(next_poll("pre_queue", 5, 0.5).as_millis(), 10000);
+    }
+
+    #[test]
+    fn jitter_is_twenty_percent_either_way() {
+        assert_eq!(next_poll("waiting", 500, 0.0).as_millis(), 6000);
+        assert_eq!(next_poll("waiting", 500, 1.0).as_millis(), 9000);
+    }
+}
