@@ -44,8 +44,17 @@
     bar.firstElementChild.style.width = `${done}%`;
   }
 
+  // Nothing moves in the pre-queue before opening: poll every 10 s, but never sleep through
+  // the opening itself, where admissions start (wake 0.5-3.5 s after it, spread out).
+  const opens = Date.parse(room.dataset.opens || '');
   function nextPoll(s) {
-    const base = s.state === 'pre_queue' ? 10000 : Math.min(15000, Math.max(1500, s.ahead * 15));
+    if (s.state === 'pre_queue') {
+      const jittered = 10000 * (0.8 + Math.random() * 0.4);
+      const untilOpen = opens - Date.now();
+      if (!isNaN(untilOpen) && untilOpen < jittered) return Math.max(0, untilOpen) + 500 + Math.random() * 3000;
+      return jittered;
+    }
+    const base = Math.min(15000, Math.max(1500, s.ahead * 15));
     return base * (0.8 + Math.random() * 0.4);
   }
 

@@ -40,15 +40,27 @@ const SHOP_ATTEMPTS: u32 = 30;
 /// Above this difficulty the solver runs on the blocking pool, off the async workers.
 const POW_INLINE_MAX_BITS: u8 = 12;
 
+/// How soon after the opening a pre-queue page polls when its 10 s would sleep through it:
+/// 0.5 s plus up to 3 s spread.
+const AFTER_OPENING_MS: (f64, f64) = (500.0, 3000.0);
+
 /// The waiting-room page's next poll: `ahead × 15 ms` within 1.5–15 s (10 s in the
-/// pre-queue), times a jitter factor in 0.8–1.2 (`unit` is uniform in 0..1).
-pub fn next_poll(state: &str, ahead: u64, unit: f64) -> Duration {
-    let base = if state == "pre_queue" {
-        PREQUEUE_POLL_MS
-    } else {
-        (ahead as f64 * POLL_MS_PER_PLACE_AHEAD).clamp(POLL_MIN_MS, POLL_MAX_MS)
-    };
-    let factor = 1.0 - POLL_JITTER + 2.0 * POLL_JITTER * unit.clamp(0.0, 1.0);
+/// pre-queue, but never past the opening: then 0.5–3.5 s after it), times a jitter factor in
+/// 0.8–1.2 (`unit` is uniform in 0..1).
+pub fn next_poll(state: &str, ahead: u64, unit: f64, until_opening: Duration) -> Duration {
+    let unit = unit.clamp(0.0, 1.0);
+    let factor = 1.0 - POLL_JITTER + 2.0 * POLL_JITTER * unit;
+    if state == "pre_queue" {
+        let jittered = PREQUEUE_POLL_MS * factor;
+        let until = until_opening.as_secs_f64() * 1000.0;
+        let ms = if until < jittered {
+            until + AFTER_OPENING_MS.0 + AFTER_OPENING_MS.1 * unit
+        } else {
+            jittered
+        };
+        return Duration::from_secs_f64(ms / 1000.0);
+    }
+    let base = (ahead as f64 * POLL_MS_PER_PLACE_AHEAD).clamp(POLL_MIN_MS, POLL_MAX_MS);
     Duration::from_secs_f64(base * factor / 1000.0)
 }
 
@@ -260,7 +272,8 @@ async fn wait(user: &mut GooseUser, run: &Run) -> TransactionResult {
     let mut rng = StdRng::seed_from_u64(visit.seed);
     let mut poll_now = false;
     while visit.admission.is_none() {
-        let interval = next_poll(&visit.state, visit.ahead, rng.random());
+        let until_opening = run.opening.saturating_duration_since(Instant::now());
+        let interval = next_poll(&visit.state, visit.ahead, rng.random(), until_opening);
         if !poll_now {
             run.sleep(interval).await;
         }
@@ -509,18 +522,31 @@ mod tests {
 
     #[test]
     fn polls_grow_with_distance_to_the_front_within_the_page_bounds() {
-        let mid = |ahead| next_poll("waiting", ahead, 0.5).as_millis();
+        let far = Duration::from_secs(60);
+        let mid = |ahead| next_poll("waiting", ahead, 0.5, far).as_millis();
         assert_eq!(mid(0), 1500);
         assert_eq!(mid(100), 1500);
         assert_eq!(mid(200), 3000);
         assert_eq!(mid(1000), 15000);
         assert_eq!(mid(1_000_000), 15000);
-        assert_eq!(next_poll("pre_queue", 5, 0.5).as_millis(), 10000);
+        assert_eq!(next_poll("pre_queue", 5, 0.5, far).as_millis(), 10000);
+    }
+
+    #[test]
+    fn a_prequeue_page_wakes_just_after_the_opening() {
+        let soon = Duration::from_secs(2);
+        assert_eq!(next_poll("pre_queue", 5, 0.0, soon).as_millis(), 2500);
+        assert_eq!(next_poll("pre_queue", 5, 1.0, soon).as_millis(), 5500);
+        assert_eq!(
+            next_poll("pre_queue", 5, 0.5, Duration::ZERO).as_millis(),
+            2000
+        );
     }
 
     #[test]
     fn jitter_is_twenty_percent_either_way() {
-        assert_eq!(next_poll("waiting", 500, 0.0).as_millis(), 6000);
-        assert_eq!(next_poll("waiting", 500, 1.0).as_millis(), 9000);
+        let far = Duration::from_secs(60);
+        assert_eq!(next_poll("waiting", 500, 0.0, far).as_millis(), 6000);
+        assert_eq!(next_poll("waiting", 500, 1.0, far).as_millis(), 9000);
     }
 }

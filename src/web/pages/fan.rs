@@ -31,6 +31,8 @@ pub struct QueuePage {
     pub name: String,
     pub venue: String,
     pub pow_bits: u8,
+    /// The sale's opening (RFC 3339), so a pre-queue page polls right after it.
+    pub opens_at: String,
     /// The fan's place, when their ticket came with the request.
     pub status: Option<StatusView>,
 }
@@ -93,6 +95,7 @@ async fn queue_page(req: HttpRequest, state: State, path: web::Path<Uuid>) -> Ht
             name: v.name,
             venue: v.venue,
             pow_bits: rules.pow_bits,
+            opens_at: v.sale_opens_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
             status,
         },
     )
