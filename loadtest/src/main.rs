@@ -528,15 +528,7 @@ async fn rehearse(args: Args) -> Result<Summary> {
     if let Some(stats) = &final_stats {
         samples.push(monitor::Sample {
             t: duration,
-            waiting: stats.waiting,
-            admitted_total: stats.admitted_total,
-            active_shoppers: stats.active_shoppers,
-            admission_rate_per_minute: stats.admission_rate_per_minute,
-            sold: stats.sold,
-            held: stats.held,
-            available: stats.available,
-            orders: stats.orders,
-            state: stats.state.clone(),
+            stats: stats.clone(),
         });
     }
     let server_latency: Vec<server_metrics::ServerLatency> =
@@ -732,7 +724,7 @@ fn sale_of(
     if sold_out_at.is_none() {
         // Sold out without the fans' orders alone (bots' holds, earlier orders): the first
         // sample that saw it.
-        sold_out_at = samples.iter().find(|s| s.state == "sold_out").map(|s| s.t);
+        sold_out_at = samples.iter().find(|s| s.stats.state == "sold_out").map(|s| s.t);
         orders_to_sell_out = orders.len() as u64;
     }
     let implied = (rate > 0 && orders_to_sell_out > 0)

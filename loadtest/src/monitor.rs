@@ -20,32 +20,8 @@ use crate::run::Run;
 pub struct Sample {
     /// Seconds since the start of the run.
     pub t: f64,
-    pub waiting: u64,
-    pub admitted_total: u64,
-    pub active_shoppers: u64,
-    pub admission_rate_per_minute: f64,
-    pub sold: u64,
-    pub held: u64,
-    pub available: u64,
-    pub orders: u64,
-    pub state: String,
-}
-
-impl Sample {
-    fn new(t: f64, s: &Stats) -> Self {
-        Sample {
-            t,
-            waiting: s.waiting,
-            admitted_total: s.admitted_total,
-            active_shoppers: s.active_shoppers,
-            admission_rate_per_minute: s.admission_rate_per_minute,
-            sold: s.sold,
-            held: s.held,
-            available: s.available,
-            orders: s.orders,
-            state: s.state.clone(),
-        }
-    }
+    #[serde(flatten)]
+    pub stats: Stats,
 }
 
 /// Samples every `every` until `stop` turns true; returns the samples.
@@ -79,14 +55,15 @@ pub async fn watch(
         let mut last_error: Option<String> = None;
         let (waiting, sold) = match organizer.stats(&run.event_id).await {
             Ok(stats) => {
-                let sample = Sample::new(t, &stats);
-                let shown = (sample.waiting, sample.sold);
-                samples.push(sample);
+                let shown = (stats.waiting, stats.sold);
+                samples.push(Sample { t, stats });
                 shown
             }
             Err(e) => {
                 last_error = Some(format!("{e:#}"));
-                samples.last().map_or((0, 0), |s| (s.waiting, s.sold))
+                samples
+                    .last()
+                    .map_or((0, 0), |s| (s.stats.waiting, s.stats.sold))
             }
         };
         let live = &run.live;

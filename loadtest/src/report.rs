@@ -448,8 +448,10 @@ impl Summary {
                 "Queue length over time (stats: waiting)",
                 "fans",
                 &[
-                    sample_series("waiting", PALETTE[0], |s| s.waiting as f64),
-                    sample_series("active shoppers", PALETTE[3], |s| s.active_shoppers as f64),
+                    sample_series("waiting", PALETTE[0], |s| s.stats.waiting as f64),
+                    sample_series("active shoppers", PALETTE[3], |s| {
+                        s.stats.active_shoppers as f64
+                    }),
                 ],
                 markers,
             ),
@@ -457,9 +459,9 @@ impl Summary {
                 "Inventory over time",
                 "items",
                 &[
-                    sample_series("sold", PALETTE[2], |s| s.sold as f64),
-                    sample_series("held", PALETTE[1], |s| s.held as f64),
-                    sample_series("available", PALETTE[4], |s| s.available as f64),
+                    sample_series("sold", PALETTE[2], |s| s.stats.sold as f64),
+                    sample_series("held", PALETTE[1], |s| s.stats.held as f64),
+                    sample_series("available", PALETTE[4], |s| s.stats.available as f64),
                 ],
                 markers,
             ),

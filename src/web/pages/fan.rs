@@ -12,7 +12,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use uuid::Uuid;
 
-use super::{error_page, money, refusal_page, render};
+use super::{error_page, money, refusal_page, render, show_time};
 use crate::edge::Route;
 use crate::inventory::actor::GetSeats;
 use crate::room::line::Status;
@@ -341,7 +341,7 @@ async fn order_page(req: HttpRequest, state: State, path: web::Path<Uuid>) -> Ht
             event_id: order.event_id,
             event_name: v.name,
             venue: v.venue,
-            starts_at: v.starts_at.format("%a %-d %b %Y, %H:%M UTC").to_string(),
+            starts_at: show_time(v.starts_at),
             buyer: order.name.clone(),
             email: order.email.clone(),
             cancelled: order.status == crate::domain::order::OrderStatus::Cancelled,

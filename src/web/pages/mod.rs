@@ -35,6 +35,11 @@ pub fn money(cents: i64) -> String {
     format!("{sign}${}.{:02}", cents / 100, cents % 100)
 }
 
+/// A time as the pages show it (`Tue 31 Dec 2030, 20:00 UTC`).
+pub fn show_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%a %-d %b %Y, %H:%M UTC").to_string()
+}
+
 /// An event state in the fan's words.
 pub fn state_label(state: &str) -> &'static str {
     match state {
@@ -152,7 +157,7 @@ async fn index(state: State) -> HttpResponse {
             from_price: money(view.tiers.iter().map(|t| t.price_cents).min().unwrap_or(0)),
             name: view.name,
             venue: view.venue,
-            starts_at: view.starts_at.format("%a %-d %b %Y, %H:%M UTC").to_string(),
+            starts_at: show_time(view.starts_at),
             state: view.state,
             state_label: state_label(view.state),
         });
@@ -188,10 +193,8 @@ impl From<EventView> for EventPage {
     fn from(v: EventView) -> Self {
         EventPage {
             id: v.id,
-            starts_at: v.starts_at.format("%a %-d %b %Y, %H:%M UTC").to_string(),
-            opens_at: v
-                .sale_opens_at
-                .map(|t| t.format("%a %-d %b %Y, %H:%M UTC").to_string()),
+            starts_at: show_time(v.starts_at),
+            opens_at: v.sale_opens_at.map(show_time),
             opens_iso: v
                 .sale_opens_at
                 .filter(|_| v.state == "scheduled")

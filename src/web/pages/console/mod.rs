@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use self::event_form::EventForm;
 use self::session::Session;
-use super::{money, refusal_page, render, state_label};
+use super::{money, refusal_page, render, show_time, state_label};
 use crate::domain::inventory::TierCounts;
 use crate::domain::order::Order;
 use crate::edge::Route;
@@ -266,7 +266,7 @@ async fn home(req: HttpRequest, state: State) -> HttpResponse {
         };
         events.push(EventRow {
             id: v.id,
-            starts_at: v.starts_at.format("%a %-d %b %Y, %H:%M UTC").to_string(),
+            starts_at: show_time(v.starts_at),
             state: v.state,
             state_label: state_label(v.state),
             sold: v.tiers.iter().map(|t| u64::from(t.sold)).sum(),
@@ -472,10 +472,8 @@ fn dashboard_page(chrome: Chrome, v: EventView, stats: Stats, paused: bool) -> D
     DashboardPage {
         chrome,
         id: v.id,
-        starts_at: v.starts_at.format("%a %-d %b %Y, %H:%M UTC").to_string(),
-        opens_at: v
-            .sale_opens_at
-            .map(|t| t.format("%a %-d %b %Y, %H:%M UTC").to_string()),
+        starts_at: show_time(v.starts_at),
+        opens_at: v.sale_opens_at.map(show_time),
         state: v.state,
         state_label: state_label(v.state),
         paused,
