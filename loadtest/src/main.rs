@@ -724,7 +724,10 @@ fn sale_of(
     if sold_out_at.is_none() {
         // Sold out without the fans' orders alone (bots' holds, earlier orders): the first
         // sample that saw it.
-        sold_out_at = samples.iter().find(|s| s.stats.state == "sold_out").map(|s| s.t);
+        sold_out_at = samples
+            .iter()
+            .find(|s| s.stats.state == "sold_out")
+            .map(|s| s.t);
         orders_to_sell_out = orders.len() as u64;
     }
     let implied = (rate > 0 && orders_to_sell_out > 0)
