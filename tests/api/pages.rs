@@ -156,3 +156,43 @@ async fn the_event_page_counts_down_to_the_opening_until_it_opens() {
     assert!(html.contains(">On sale<") && !html.contains("opens-countdown"));
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn the_waiting_room_and_shop_pages_count_against_the_status_limits() {
+    // The pages' requests come from one address through a trusted proxy; the fan is
+    // admitted directly from loopback, exempt (its polls must not spend the page's budget).
+    let app = TestApp::spawn_with(&[
+        ("RATE_LIMIT_EXEMPT", "127.0.0.1/32"),
+        ("TRUSTED_PROXIES", "127.0.0.1/32"),
+        ("LIMIT_STATUS_PER_IP", "3/min:3"),
+    ])
+    .await;
+    let event = app.event(&event_spec(1, 2, 2)).await;
+    let admission = app.admitted_fan(&event).await;
+    let shop = format!("/events/{event}/shop");
+    let queue = format!("/events/{event}/queue");
+    let visit = |path: &str, bearer: Option<&str>| {
+        let mut request = app
+            .client
+            .get(app.url(path))
+            .header("X-Forwarded-For", "203.0.113.9");
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    for (path, bearer) in [
+        (&queue, None),
+        (&shop, Some(admission.as_str())),
+        (&queue, None),
+    ] {
+        let response = visit(path, bearer).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+    for (path, bearer) in [(&queue, None), (&shop, Some(admission.as_str()))] {
+        let response = visit(path, bearer).await.unwrap();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+        assert!(response.text().await.unwrap().contains("Slow down"));
+    }
+    app.stop().await;
+}

@@ -229,17 +229,30 @@ pub async fn status(
     let event = path.into_inner();
     let client = limit_ip(&req, &state, event, Route::Status)?;
     let rules = rules(&state, event).await?;
-    let token = fan_token(&req, &ticket_cookie(event));
+    let status = ticket_status(&req, &state, event, client, &rules).await?;
+    Ok(respond(HttpResponse::Ok(), event, &status, false))
+}
+
+/// The status of the caller's ticket (from the header or the cookie), under the status
+/// route's per-session limit; `client` has passed the per-address limit. `NotAdmitted`
+/// without a valid ticket for this event. The API and the waiting-room page both use it.
+pub async fn ticket_status(
+    req: &HttpRequest,
+    state: &State,
+    event: Uuid,
+    client: Client,
+    rules: &Rules,
+) -> Result<Status, ApiError> {
+    let token = fan_token(req, &ticket_cookie(event));
     let claims = token
         .as_deref()
         .and_then(|t| state.room.ticket(event, t))
         .ok_or_else(|| {
             ApiError::NotAdmitted("no valid queue ticket for this event: join the line".into())
         })?;
-    limit_session(&state, event, Route::Status, client, &claims.session)?;
+    limit_session(state, event, Route::Status, client, &claims.session)?;
     let token = token.unwrap_or_default();
-    let status = state.room.status(&claims, token, &rules).await?;
-    Ok(respond(HttpResponse::Ok(), event, &status, false))
+    Ok(state.room.status(&claims, token, rules).await?)
 }
 
 /// `GET /api/v1/events/{id}/challenge`: a fresh proof-of-work challenge for one join (issued

@@ -49,12 +49,21 @@ pub async fn seats(
     state: State,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = path.into_inner();
-    let client = limit_ip(&req, &state, event, Route::Status)?;
-    let actor = inventory(&state, event).await?;
-    admission(&req, &state, event, Route::Status, client)?;
-    let (seats, tiers) = actor.ask(GetSeats).await?;
+    let (seats, tiers) = seat_map(&req, &state, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(SeatsView { seats, tiers }))
+}
+
+/// Every seat's status and the tiers' counts, for an admitted caller, under the status
+/// route's limits. The API and the shop page both use it.
+pub async fn seat_map(
+    req: &HttpRequest,
+    state: &State,
+    event: Uuid,
+) -> Result<(Vec<SeatStatus>, Vec<TierCounts>), ApiError> {
+    let client = limit_ip(req, state, event, Route::Status)?;
+    let actor = inventory(state, event).await?;
+    admission(req, state, event, Route::Status, client)?;
+    Ok(actor.ask(GetSeats).await?)
 }
 
 /// Body of `POST …/holds`: seats by id, or a quantity of a GA tier.

@@ -14,12 +14,11 @@ use uuid::Uuid;
 
 use super::{error_page, money, refusal_page, render, show_time};
 use crate::edge::Route;
-use crate::inventory::actor::GetSeats;
 use crate::room::line::Status;
 use crate::web::api::events::view;
-use crate::web::api::inventory;
 use crate::web::api::queue::{self, rules};
-use crate::web::auth::{fan_token, limit_ip, ticket_cookie, verified_admission};
+use crate::web::api::shop::seat_map;
+use crate::web::auth::{limit_ip, verified_admission};
 use crate::web::error::ApiError;
 use crate::web::State;
 
@@ -73,20 +72,20 @@ fn status_view(status: &Status) -> StatusView {
 
 async fn queue_page(req: HttpRequest, state: State, path: web::Path<Uuid>) -> HttpResponse {
     let event = path.into_inner();
+    let client = match limit_ip(&req, &state, event, Route::Status) {
+        Ok(client) => client,
+        Err(e) => return error_page(&e),
+    };
     let (v, rules) = match tokio::try_join!(view(&state, event), rules(&state, event)) {
         Ok(found) => found,
         Err(e) => return error_page(&e),
     };
-    let ticket = fan_token(&req, &ticket_cookie(event));
-    let claims = ticket.as_deref().and_then(|t| state.room.ticket(event, t));
-    let status = match (claims, ticket) {
-        (Some(claims), Some(token)) => state
-            .room
-            .status(&claims, token, &rules)
-            .await
-            .ok()
-            .map(|s| status_view(&s)),
-        _ => None,
+    // Without a ticket the page renders empty and its script joins; a limited caller gets
+    // the refusal page, as from the API.
+    let status = match queue::ticket_status(&req, &state, event, client, &rules).await {
+        Ok(s) => Some(status_view(&s)),
+        Err(e @ ApiError::RateLimited(_)) => return error_page(&e),
+        Err(_) => None,
     };
     render(
         StatusCode::OK,
@@ -218,9 +217,8 @@ pub fn sections(
 async fn shop_page(req: HttpRequest, state: State, path: web::Path<Uuid>) -> HttpResponse {
     let event = path.into_inner();
     let result = async {
+        let (seats, tiers) = seat_map(&req, &state, event).await?;
         let v = view(&state, event).await?;
-        verified_admission(&req, &state, event)?;
-        let (seats, tiers) = inventory(&state, event).await?.ask(GetSeats).await?;
         Ok::<_, ApiError>((v, seats, tiers))
     }
     .await;
