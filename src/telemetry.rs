@@ -124,20 +124,16 @@ pub const UNMATCHED: FixedLabel = FixedLabel("unmatched");
 #[derive(Clone, Copy, Debug)]
 pub struct FixedLabel(pub &'static str);
 
-/// The route pattern of a routed request, rebuilt from its path and matched parameters
-/// (`/api/v1/events/{id}/queue`). `HttpRequest::match_pattern` would route the path a second
-/// time through the router's regexes, which costs a status poll a measurable share of its time.
+/// The route pattern of a routed request (`/api/v1/events/{id}/queue`). Read after routing,
+/// `match_pattern` follows the matched resource's indices in the resource map (no regex
+/// matching again); a request no resource matched is `unmatched` (the fallbacks and the edge
+/// set their own label first), so a made-up path never becomes a label.
 fn route_label(req: &actix_web::HttpRequest) -> String {
     if let Some(FixedLabel(label)) = req.extensions().get::<FixedLabel>() {
         return (*label).into();
     }
-    let mut label = req.path().to_string();
-    for (name, value) in req.match_info().iter() {
-        if !value.is_empty() {
-            label = label.replacen(value, &format!("{{{name}}}"), 1);
-        }
-    }
-    label
+    req.match_pattern()
+        .unwrap_or_else(|| UNMATCHED.0.to_string())
 }
 
 /// Middleware: counts and times each request under its route pattern (`/api/v1/events/{id}`,

@@ -35,6 +35,37 @@ async fn metrics_are_prometheus_text_with_routes_and_statuses() {
 }
 
 #[actix_web::test]
+async fn made_up_paths_never_become_metric_labels() {
+    let app = TestApp::spawn().await;
+    // Percent-encoded and digit-only ids reach a route with a parameter; each must be
+    // counted under the route's pattern, or every made-up path would add a series.
+    for path in [
+        "/api/v1/events/%7a%7a-label-probe/queue",
+        "/api/v1/events/1/queue",
+        "/events/%7a%7a-label-probe/shop",
+    ] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert!(response.status().is_client_error(), "{path}");
+    }
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains("label-probe"), "{text}");
+    assert!(!text.contains("/api/v{id}"), "{text}");
+    assert!(
+        text.contains(r#"route="/api/v1/events/{id}/queue""#),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="/events/{id}/shop""#), "{text}");
+}
+
+#[actix_web::test]
 async fn unknown_api_routes_answer_json_404_and_pages_answer_html() {
     let app = TestApp::spawn().await;
     let api = app
