@@ -8,9 +8,5 @@ CREATE TABLE line_marks (
     serving        BIGINT  NOT NULL DEFAULT 0,
     prequeue_size  BIGINT,
     seed           TEXT,
-    opened_at_ms   BIGINT,
-    -- Set once the line store first received a block: from then on a line store without a
-    -- ceiling has lost its data (and must skip every reserved number), rather than not yet
-    -- having received its first block from a concurrent reservation.
-    initialized    BOOLEAN NOT NULL DEFAULT FALSE
+    opened_at_ms   BIGINT
 );

@@ -5,6 +5,5 @@ CREATE TABLE line_marks (
     serving        INTEGER NOT NULL DEFAULT 0,
     prequeue_size  INTEGER,
     seed           TEXT,
-    opened_at_ms   INTEGER,
-    initialized    INTEGER NOT NULL DEFAULT 0
+    opened_at_ms   INTEGER
 );
