@@ -44,11 +44,28 @@ impl Line {
 pub struct MemoryLineStore {
     lines: Mutex<HashMap<Uuid, Line>>,
     /// One-time ids claimed, with their expiry (ms); swept as it grows.
-    claimed: Mutex<HashMap<(Uuid, String), i64>>,
+    claimed: Mutex<Claimed>,
 }
 
 /// Claimed ids kept before expired ones are swept out.
 const CLAIMED_SWEEP_AT: usize = 4096;
+
+/// One-time ids with their expiry. The next sweep waits until the map has doubled since the
+/// last one, so while many ids are still live a claim does not scan them all each time
+/// (sweeping stays amortized O(1) per claim).
+struct Claimed {
+    ids: HashMap<(Uuid, String), i64>,
+    sweep_at: usize,
+}
+
+impl Default for Claimed {
+    fn default() -> Self {
+        Claimed {
+            ids: HashMap::new(),
+            sweep_at: CLAIMED_SWEEP_AT,
+        }
+    }
+}
 
 impl MemoryLineStore {
     /// An empty store.
@@ -205,20 +222,21 @@ impl LineStore for MemoryLineStore {
         expires_ms: i64,
     ) -> Result<bool, LineError> {
         let mut claimed = self.claimed.lock().unwrap_or_else(|p| p.into_inner());
-        if claimed.len() >= CLAIMED_SWEEP_AT {
-            claimed.retain(|_, until| *until > now_ms);
+        if claimed.ids.len() >= claimed.sweep_at {
+            claimed.ids.retain(|_, until| *until > now_ms);
+            claimed.sweep_at = (2 * claimed.ids.len()).max(CLAIMED_SWEEP_AT);
         }
         let key = (event, id.to_string());
-        if claimed.get(&key).is_some_and(|until| *until > now_ms) {
+        if claimed.ids.get(&key).is_some_and(|until| *until > now_ms) {
             return Ok(false);
         }
-        claimed.insert(key, expires_ms);
+        claimed.ids.insert(key, expires_ms);
         Ok(true)
     }
 
     async fn release_once(&self, event: Uuid, id: &str) -> Result<(), LineError> {
         let mut claimed = self.claimed.lock().unwrap_or_else(|p| p.into_inner());
-        claimed.remove(&(event, id.to_string()));
+        claimed.ids.remove(&(event, id.to_string()));
         Ok(())
     }
 
@@ -236,5 +254,48 @@ impl LineStore for MemoryLineStore {
             }
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn claims_are_once_and_expired_ones_are_swept_without_losing_live_ones() {
+        let store = MemoryLineStore::new();
+        let event = Uuid::nil();
+        // Expired by t=1000.
+        for i in 0..CLAIMED_SWEEP_AT {
+            assert!(store
+                .claim_once(event, &format!("old{i}"), 0, 500)
+                .await
+                .unwrap());
+        }
+        // Live until t=10_000: the first of these sweeps the expired ones.
+        for i in 0..CLAIMED_SWEEP_AT {
+            assert!(store
+                .claim_once(event, &format!("new{i}"), 1000, 10_000)
+                .await
+                .unwrap());
+        }
+        let (len, sweep_at) = {
+            let c = store.claimed.lock().unwrap();
+            (c.ids.len(), c.sweep_at)
+        };
+        assert_eq!(len, CLAIMED_SWEEP_AT, "only the live claims remain");
+        assert!(sweep_at >= CLAIMED_SWEEP_AT);
+        for i in [0, CLAIMED_SWEEP_AT - 1] {
+            let id = format!("new{i}");
+            assert!(
+                !store.claim_once(event, &id, 2000, 10_000).await.unwrap(),
+                "claimed once"
+            );
+        }
+        store.release_once(event, "new0").await.unwrap();
+        assert!(
+            store.claim_once(event, "new0", 2000, 10_000).await.unwrap(),
+            "released"
+        );
     }
 }
