@@ -315,12 +315,21 @@ async fn the_console_edits_pauses_and_resumes_an_event() {
     let fan = app.admitted_fan(&event).await;
     let hold = app.hold_seats(&event, &fan, &["A-1-1", "A-1-2"]).await;
     assert_eq!(hold.status(), StatusCode::CREATED);
+    let standing = app.admitted_fan(&event).await;
+    let hold = app
+        .hold(&event, &standing, &json!({ "tier": "floor", "quantity": 6 }))
+        .await;
+    assert_eq!(hold.status(), StatusCode::CREATED);
 
     let (status, html) = console
         .page(&format!("/organizer/events/{event}/edit"))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(r#"value="floor" aria-label="Tier id" maxlength="40" readonly"#));
+    assert!(
+        html.contains(r#"value="2" aria-label="Rows" inputmode="numeric" readonly"#),
+        "a saved block's size is not offered for change (the API refuses it)"
+    );
 
     let edit = |name: &'static str, ga: &'static str, rows: &'static str| {
         vec![
@@ -363,9 +372,12 @@ async fn the_console_edits_pauses_and_resumes_an_event() {
         .collect();
     assert!(ids.contains(&"vip") && ids.contains(&"floor"), "{ids:?}");
 
-    // Shrinking the held block's row away is refused with the API's reason; nothing changes.
-    let refused = console.post(&path, &edit("Shrunk Night", "30", "0")).await;
+    // Shrinking the floor below its 6 held places is refused with the API's reason; nothing
+    // changes (5 would be a valid capacity for an empty floor).
+    let refused = console.post(&path, &edit("Shrunk Night", "5", "2")).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("cannot drop below places sold or held"), "{html}");
     assert_eq!(app.event_view(&event).await["name"], "Renamed Night");
 
     let paused = console
@@ -399,7 +411,7 @@ async fn the_console_edits_pauses_and_resumes_an_event() {
         .find(|t| t["id"] == "lower")
         .unwrap();
     assert_eq!(lower["held"], 2);
-    assert_eq!(stats["held"], 2);
+    assert_eq!(stats["held"], 8);
     app.stop().await;
 }
 
