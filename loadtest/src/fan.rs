@@ -307,8 +307,7 @@ async fn wait(user: &mut GooseUser, run: &Run) -> TransactionResult {
                     break;
                 }
                 if matches!(status.sale_state.as_deref(), Some("sold_out" | "closed")) {
-                    // Nothing left to wait for: the page would tell the fan so.
-                    run.sold_out.store(true, Ordering::Relaxed);
+                    // Nothing left to wait for: the page tells the fan so, and a fan leaves.
                     visit.record.outcome = Outcome::SoldOut;
                     break;
                 }
@@ -436,14 +435,12 @@ async fn shop(user: &mut GooseUser, run: &Run) -> TransactionResult {
                 } else if let Some(tier) = body["tier"].as_str() {
                     tiers.retain(|t| t != tier);
                     if tiers.is_empty() {
-                        run.sold_out.store(true, Ordering::Relaxed);
-                        visit.record.outcome = Outcome::SoldOut;
+                            visit.record.outcome = Outcome::SoldOut;
                         break;
                     }
                 }
             }
             (Some(409), _) => {
-                run.sold_out.store(true, Ordering::Relaxed);
                 visit.record.outcome = Outcome::SoldOut;
                 visit.record.detail = Some(answer.describe());
                 break;

@@ -1,7 +1,7 @@
 //! The state one rehearsal shares between its simulated fans and bots, the monitor and the
 //! report: the event, the clock, the arrival times, and what each fan went through.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -160,8 +160,6 @@ pub struct Run {
     pub live: Live,
     pub next_fan: AtomicUsize,
     pub next_bot: AtomicUsize,
-    /// A fan was told the event is sold out.
-    pub sold_out: AtomicBool,
     pub fans: Mutex<Vec<FanRecord>>,
     pub seen_orders: Mutex<Vec<SeenOrder>>,
     pub bots: Mutex<BotTally>,
