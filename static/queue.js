@@ -33,7 +33,12 @@
       admitted: 'It is your turn! Taking you to the shop…',
       expired: 'Your turn came while you were away, and your admission has lapsed.',
     }[s.state] || '';
-    $('room-state').textContent = text;
+    const waiting = s.state === 'waiting' || s.state === 'pre_queue';
+    const sale = {
+      sold_out: 'Sold out for now: every place is sold or held. Held places come back if they are not bought in time; keep this page open to take one.',
+      closed: 'The sale has closed.',
+    }[s.sale_state];
+    $('room-state').textContent = waiting && sale ? sale : text;
     $('room-position').textContent = s.position.toLocaleString();
     $('room-ahead').textContent = s.ahead.toLocaleString();
     $('room-eta').textContent = s.state === 'pre_queue' ? 'starts at opening' : eta(s.eta_secs);
@@ -125,7 +130,7 @@
         location.assign(`/events/${event}/shop`);
         return;
       }
-      if (body.state === 'expired') return;
+      if (body.state === 'expired' || body.sale_state === 'closed') return;
       await wait(nextPoll(body));
     }
   }

@@ -317,7 +317,11 @@ async fn the_console_edits_pauses_and_resumes_an_event() {
     assert_eq!(hold.status(), StatusCode::CREATED);
     let standing = app.admitted_fan(&event).await;
     let hold = app
-        .hold(&event, &standing, &json!({ "tier": "floor", "quantity": 6 }))
+        .hold(
+            &event,
+            &standing,
+            &json!({ "tier": "floor", "quantity": 6 }),
+        )
         .await;
     assert_eq!(hold.status(), StatusCode::CREATED);
 
@@ -377,7 +381,10 @@ async fn the_console_edits_pauses_and_resumes_an_event() {
     let refused = console.post(&path, &edit("Shrunk Night", "5", "2")).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text().await.unwrap();
-    assert!(html.contains("cannot drop below places sold or held"), "{html}");
+    assert!(
+        html.contains("cannot drop below places sold or held"),
+        "{html}"
+    );
     assert_eq!(app.event_view(&event).await["name"], "Renamed Night");
 
     let paused = console
