@@ -313,7 +313,7 @@ async fn checkout(fan: &Client, name: &str, email: &str, shot: &str) {
     type_into(fan, "#name", name).await;
     type_into(fan, "#email", email).await;
     snap(fan, shot).await;
-    // A double click sends the same Idempotency-Key twice: one order.
+    // A double click: the page disables Buy at the first click, so one request, one order.
     fan.execute(
         "const b = document.getElementById('buy-button'); b.click(); b.click();",
         vec![],
