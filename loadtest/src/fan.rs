@@ -435,7 +435,7 @@ async fn shop(user: &mut GooseUser, run: &Run) -> TransactionResult {
                 } else if let Some(tier) = body["tier"].as_str() {
                     tiers.retain(|t| t != tier);
                     if tiers.is_empty() {
-                            visit.record.outcome = Outcome::SoldOut;
+                        visit.record.outcome = Outcome::SoldOut;
                         break;
                     }
                 }

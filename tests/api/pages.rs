@@ -33,6 +33,10 @@ async fn a_fan_walks_from_the_line_to_the_order_page() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Waiting room") && html.contains("/static/queue.js"));
     assert!(!html.contains("<script>alert"), "names are escaped");
+    assert!(
+        html.contains("&#60;script&#62;alert(") || html.contains("&lt;script&gt;alert("),
+        "and shown: {html}"
+    );
 
     // Without scripts, the event page's form joins and comes back with the ticket cookie.
     let no_redirects = reqwest::Client::builder()

@@ -668,8 +668,9 @@ mod tests {
         let html = orders.render().unwrap();
         assert_escaped(&html);
         assert!(
-            !html.contains("\"><script>"),
-            "attribute values are escaped too"
+            html.contains("&#34;&#62;&#60;script&#62;")
+                || html.contains("&quot;&gt;&lt;script&gt;"),
+            "attribute values are escaped too: {html}"
         );
 
         let mut form = EventForm::blank();
