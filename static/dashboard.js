@@ -95,6 +95,8 @@
   }
 
   function poll() {
+    // A hidden tab asks nothing; the series resumes when it is shown again.
+    if (document.hidden) { setTimeout(poll, POLL_MS); return; }
     fetch("/organizer/events/" + event + "/stats", { credentials: "same-origin", cache: "no-store" })
       .then(function (r) {
         if (r.status === 401) { window.location = "/organizer"; throw new Error("logged out"); }

@@ -105,8 +105,15 @@ pub fn limit_session(
 fn counted(state: &State, event: Uuid, checked: Result<(), Duration>) -> Result<(), ApiError> {
     checked.map_err(|wait| {
         state.counters.rate_limited(event);
-        ApiError::RateLimited(wait.as_secs_f64().ceil().max(1.0) as u64)
+        rate_limited(wait)
     })
+}
+
+/// The refusal of a request over a limit, told when to come back (whole seconds, at least 1),
+/// counted in `requests_rejected_total{reason="rate_limited"}`.
+pub fn rate_limited(wait: Duration) -> ApiError {
+    metrics::counter!("requests_rejected_total", "reason" => "rate_limited").increment(1);
+    ApiError::RateLimited(wait.as_secs_f64().ceil().max(1.0) as u64)
 }
 
 /// Verifies the caller's admission for `event` (invariant 5) and applies the route's

@@ -97,11 +97,17 @@ pub async fn get(state: State, path: web::Path<Uuid>) -> Result<HttpResponse, Ap
 
 /// `GET /api/v1/events` (public): every event, with its state.
 pub async fn list(state: State) -> Result<HttpResponse, ApiError> {
+    let events = event_views(&state).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "events": events })))
+}
+
+/// Every event as `GET` shows it, oldest first (the API's list, the home page, the console).
+pub async fn event_views(state: &State) -> Result<Vec<EventView>, ApiError> {
     let mut events = Vec::new();
     for record in state.store.list_events().await? {
-        events.push(view(&state, record.id).await?);
+        events.push(view(state, record.id).await?);
     }
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "events": events })))
+    Ok(events)
 }
 
 /// Body of `PATCH /api/v1/events/{id}`: every field optional. `tiers` entries update the tier

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::inventory;
 use crate::domain::inventory::TierCounts;
-use crate::inventory::actor::GetSnapshot;
+use crate::inventory::actor::{GetSnapshot, Snapshot};
 use crate::web::auth::Organizer;
 use crate::web::error::ApiError;
 use crate::web::State;
@@ -49,9 +49,9 @@ impl EventCounters {
         self.bump(event, |r| r.not_admitted += 1);
     }
 
-    /// Counts a request refused by a rate limit.
+    /// Counts a request refused by a rate limit, for this event (`auth::rate_limited` counts
+    /// the metric).
     pub fn rate_limited(&self, event: Uuid) {
-        metrics::counter!("requests_rejected_total", "reason" => "rate_limited").increment(1);
         self.bump(event, |r| r.rate_limited += 1);
     }
 
@@ -103,6 +103,11 @@ pub async fn stats(
 /// The live numbers of one event.
 pub async fn event_stats(state: &State, event: Uuid) -> Result<Stats, ApiError> {
     let snap = inventory(state, event).await?.ask(GetSnapshot).await?;
+    stats_of(state, event, &snap).await
+}
+
+/// The live numbers of one event whose actor snapshot the caller already has.
+pub async fn stats_of(state: &State, event: Uuid, snap: &Snapshot) -> Result<Stats, ApiError> {
     crate::web::api::queue::rules(state, event).await?;
     let line = state.room.stats(event).await?;
     let refusals = state.counters.get(event);
@@ -124,6 +129,6 @@ pub async fn event_stats(state: &State, event: Uuid) -> Result<Stats, ApiError> 
         rejected_not_admitted: refusals.not_admitted,
         rejected_pow: refusals.pow,
         state: snap.state.as_str(),
-        tiers: snap.tiers,
+        tiers: snap.tiers.clone(),
     })
 }

@@ -9,7 +9,7 @@ use actix_web::{web, HttpMessage, HttpResponse};
 use askama::Template;
 use uuid::Uuid;
 
-use super::api::events::{view, EventView};
+use super::api::events::{event_views, view, EventView};
 use super::error::ApiError;
 use super::State;
 
@@ -142,17 +142,13 @@ struct IndexPage {
 }
 
 async fn index(state: State) -> HttpResponse {
-    let records = match state.store.list_events().await {
-        Ok(r) => r,
-        Err(e) => return error_page(&e.into()),
+    let views = match event_views(&state).await {
+        Ok(v) => v,
+        Err(e) => return error_page(&e),
     };
-    let mut events = Vec::new();
-    for record in records {
-        let view = match view(&state, record.id).await {
-            Ok(v) => v,
-            Err(e) => return error_page(&e),
-        };
-        events.push(EventCard {
+    let events = views
+        .into_iter()
+        .map(|view| EventCard {
             id: view.id,
             from_price: money(view.tiers.iter().map(|t| t.price_cents).min().unwrap_or(0)),
             name: view.name,
@@ -160,8 +156,8 @@ async fn index(state: State) -> HttpResponse {
             starts_at: show_time(view.starts_at),
             state: view.state,
             state_label: state_label(view.state),
-        });
-    }
+        })
+        .collect();
     render(StatusCode::OK, &IndexPage { events })
 }
 

@@ -20,11 +20,14 @@ use self::event_form::EventForm;
 use self::session::Session;
 use super::{money, refusal_page, render, show_time, state_label};
 use crate::domain::inventory::TierCounts;
-use crate::domain::order::Order;
+use crate::domain::order::{Order, OrderStatus};
 use crate::edge::Route;
-use crate::web::api::events::{change, create_event, view, EventView};
+use crate::inventory::actor::GetSnapshot;
+use crate::web::api::events::{change, create_event, event_views, EventView};
+use crate::web::api::inventory;
 use crate::web::api::orders::{cancel_order, csv_export, search_term};
-use crate::web::api::stats::{event_stats, Stats};
+use crate::web::api::stats::{event_stats, stats_of, Stats};
+use crate::web::auth::rate_limited;
 use crate::web::error::ApiError;
 use crate::web::State;
 
@@ -152,7 +155,7 @@ impl From<Order> for OrderRow {
                 .collect::<Vec<_>>()
                 .join(", "),
             total: money(o.total_cents),
-            cancelled: o.status.as_str() == "cancelled",
+            cancelled: o.status == OrderStatus::Cancelled,
             name: o.name,
             email: o.email,
         }
@@ -210,11 +213,9 @@ fn posted(
 ) -> Result<(Session, Vec<(String, String)>), Denied> {
     let session = signed_in(req, state)?;
     let pairs = form_pairs(body);
-    let token = pairs
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.as_str());
-    session.check_csrf(token).map_err(Denied::Forged)?;
+    session
+        .check_csrf(field(&pairs, "csrf"))
+        .map_err(Denied::Forged)?;
     Ok((session, pairs))
 }
 
@@ -254,17 +255,15 @@ async fn home(req: HttpRequest, state: State) -> HttpResponse {
         Some(s) => s,
         None => return private(render(StatusCode::OK, &LoginPage { error: None })),
     };
-    let records = match state.store.list_events().await {
-        Ok(r) => r,
-        Err(e) => return console_error(&e.into(), "/"),
+    let views = match event_views(&state).await {
+        Ok(v) => v,
+        Err(e) => return console_error(&e, "/"),
     };
-    let mut events = Vec::new();
-    for record in records.into_iter().rev() {
-        let v = match view(&state, record.id).await {
-            Ok(v) => v,
-            Err(e) => return console_error(&e, "/"),
-        };
-        events.push(EventRow {
+    // Newest first: the event being set up is the one the organizer came for.
+    let events = views
+        .into_iter()
+        .rev()
+        .map(|v| EventRow {
             id: v.id,
             starts_at: show_time(v.starts_at),
             state: v.state,
@@ -273,8 +272,8 @@ async fn home(req: HttpRequest, state: State) -> HttpResponse {
             capacity: v.tiers.iter().map(|t| u64::from(t.capacity)).sum(),
             name: v.name,
             venue: v.venue,
-        });
-    }
+        })
+        .collect();
     private(render(
         StatusCode::OK,
         &EventsPage {
@@ -287,9 +286,7 @@ async fn home(req: HttpRequest, state: State) -> HttpResponse {
 async fn login(req: HttpRequest, state: State, body: web::Bytes) -> HttpResponse {
     let client = state.edge.client(&req);
     if let Err(wait) = state.edge.check_ip(Route::Login, client) {
-        metrics::counter!("requests_rejected_total", "reason" => "rate_limited").increment(1);
-        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-        return console_error(&ApiError::RateLimited(secs), session::CONSOLE_PATH);
+        return console_error(&rate_limited(wait), session::CONSOLE_PATH);
     }
     let pairs = form_pairs(&body);
     if !session::is_organizer_token(&state, field(&pairs, "token").unwrap_or("")) {
@@ -454,17 +451,25 @@ async fn dashboard(req: HttpRequest, state: State, path: web::Path<Uuid>) -> Htt
         Err(denied) => return denied.answer(),
     };
     let id = path.into_inner();
-    let (v, stats, record) =
-        match tokio::try_join!(view(&state, id), event_stats(&state, id), async {
-            Ok(state.store.get_event(id).await?)
-        }) {
-            Ok(found) => found,
-            Err(e) => return console_error(&e, session::CONSOLE_PATH),
-        };
-    let paused = record.is_some_and(|r| r.paused);
+    // One snapshot serves the event, its numbers and its pause flag.
+    let found = async {
+        let snap = inventory(&state, id).await?.ask(GetSnapshot).await?;
+        let stats = stats_of(&state, id, &snap).await?;
+        Ok::<_, ApiError>((snap, stats))
+    };
+    let (snap, stats) = match found.await {
+        Ok(found) => found,
+        Err(e) => return console_error(&e, session::CONSOLE_PATH),
+    };
+    let paused = snap.paused;
     private(render(
         StatusCode::OK,
-        &dashboard_page(Chrome::new(&session), v, stats, paused),
+        &dashboard_page(
+            Chrome::new(&session),
+            EventView::new(id, snap),
+            stats,
+            paused,
+        ),
     ))
 }
 
