@@ -290,13 +290,15 @@ fn spec_json(spec: &EventSpec) -> String {
     serde_json::to_string(spec).expect("event spec serializes")
 }
 
-/// A `LIKE … ESCAPE '\\'` pattern matching text that contains `search` (lower-cased, with
-/// the pattern's own wildcards escaped so a `%` in a search is just a percent sign).
-fn contains_pattern(search: Option<&str>) -> Option<String> {
+/// A `LIKE … ESCAPE '\\'` pattern matching text that contains `search`, lower-cased by
+/// `lower` as the database's own `lower()` does (Postgres: all of Unicode; SQLite: ASCII
+/// only, so `É` must stay `É` to match), with the pattern's own wildcards escaped so a `%`
+/// in a search is just a percent sign.
+fn contains_pattern(search: Option<&str>, lower: fn(&str) -> String) -> Option<String> {
     search.map(|s| {
         let mut pattern = String::with_capacity(s.len() + 2);
         pattern.push('%');
-        for c in s.to_lowercase().chars() {
+        for c in lower(s).chars() {
             if matches!(c, '\\' | '%' | '_') {
                 pattern.push('\\');
             }

@@ -276,7 +276,7 @@ impl OrderStore for PostgresStore {
         .bind(event_id)
         .bind(after.unwrap_or(Uuid::nil()))
         .bind(i64::from(limit))
-        .bind(super::contains_pattern(search))
+        .bind(super::contains_pattern(search, str::to_lowercase))
         .fetch_all(&self.pool)
         .await?;
         orders_from_rows(&rows)

@@ -65,14 +65,9 @@ impl SqliteStore {
     }
 }
 
-fn uuid_column(row: &SqliteRow, column: &str) -> Result<Uuid, StoreError> {
-    let text: &str = row.try_get(column)?;
-    Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(format!("{column} {text:?}: {e}")))
-}
-
 fn event_from_row(row: &SqliteRow) -> Result<EventRecord, StoreError> {
     Ok(EventRecord {
-        id: uuid_column(row, "id")?,
+        id: super::OrderRow::uuid(row, "id")?,
         spec: parse_spec(row.try_get::<&str, _>("spec")?)?,
         paused: row.try_get("paused")?,
         created_at: row.try_get("created_at")?,
@@ -240,7 +235,7 @@ impl OrderStore for SqliteStore {
         .bind(event_id.to_string())
         .bind(after.unwrap_or(Uuid::nil()).to_string())
         .bind(i64::from(limit))
-        .bind(super::contains_pattern(search))
+        .bind(super::contains_pattern(search, str::to_ascii_lowercase))
         .fetch_all(&self.pool)
         .await?;
         orders_from_rows(&rows)
