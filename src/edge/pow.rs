@@ -65,7 +65,7 @@ pub enum PowError {
     Expired,
     #[error("the challenge is easier than this event now requires: fetch a new one")]
     TooEasy,
-    #[error("the nonce must be 1 to 64 visible ASCII characters")]
+    #[error("the nonce must be 1 to {MAX_NONCE_LEN} visible ASCII characters")]
     BadNonce,
     #[error("SHA-256(challenge ‖ nonce) does not begin with enough zero bits")]
     Unsolved,

@@ -255,16 +255,17 @@ impl Room {
         Ok(state)
     }
 
-    /// Joins the line: a new place and ticket, or the caller's own when `current` is a valid
-    /// ticket of this event. Returns the ticket's claims and whether the place is new.
+    /// Joins the line: a new place and ticket, or the caller's own when `current` holds the
+    /// claims of their ticket, already verified for this event (`Room::ticket`). Returns the
+    /// ticket's claims and whether the place is new.
     pub async fn join(
         &self,
         event: Uuid,
-        current: Option<&str>,
+        current: Option<Claims>,
         rules: &Rules,
     ) -> Result<(Claims, bool), RoomError> {
         let now = self.clock.now();
-        if let Some(claims) = current.and_then(|t| self.ticket(event, t)) {
+        if let Some(claims) = current {
             return Ok((claims, false));
         }
         let mut state = self.line_state(event).await?;

@@ -118,12 +118,7 @@ async fn a_fan_walks_from_the_line_to_the_order_page() {
     );
     assert!(html.contains("/static/checkout.js"));
 
-    let order: Value = app
-        .place_order(&event, &admission, hold_id, "k1", "<b>Ada</b>")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let order = app.buy(&event, &admission, &hold, "k1", "<b>Ada</b>").await;
     let order_id = order["order_id"].as_str().unwrap();
     let (status, html) = page(&app, &format!("/orders/{order_id}"), Some(&admission)).await;
     assert_eq!(status, StatusCode::OK);

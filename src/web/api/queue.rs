@@ -188,7 +188,9 @@ pub async fn join_line(
         return Err(ApiError::SaleNotOpen("the sale has closed".into()));
     }
     let current = fan_token(req, &ticket_cookie(event));
-    let spent = match current.as_deref().and_then(|t| state.room.ticket(event, t)) {
+    // Verified once: the room takes the claims as they are.
+    let own = current.as_deref().and_then(|t| state.room.ticket(event, t));
+    let spent = match &own {
         // Joining again with one's own ticket: the same place, no new work asked.
         Some(own) => {
             limit_session(state, event, Route::Join, client, &own.session)?;
@@ -200,7 +202,7 @@ pub async fn join_line(
         None => None,
     };
     let joined = async {
-        let (claims, created) = state.room.join(event, current.as_deref(), &rules).await?;
+        let (claims, created) = state.room.join(event, own, &rules).await?;
         let token = match current {
             Some(token) if !created => token,
             _ => state.signer.sign(&claims),
