@@ -340,12 +340,9 @@ where
     let opened: Option<i64> = row.try_get("opened_at_ms")?;
     let initialized: bool = row.try_get("initialized")?;
     Ok(Marks {
-        // Every reserved number may have been handed out, once the line store had a block.
-        seq_floor: if initialized {
-            ceiling.max(0) as u64
-        } else {
-            0
-        },
+        // Every reserved number may have been handed out. (Whether that holds yet, before
+        // the line store got its first block, is the room's call: see `Room::reserve`.)
+        seq_floor: ceiling.max(0) as u64,
         initialized,
         ceiling: ceiling.max(0) as u64,
         serving: serving.max(0) as u64,
