@@ -19,7 +19,7 @@ use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 
 use crate::http::{Answer, Call};
-use crate::run::{bot_address, Run};
+use crate::run::{bot_address, BotTally, Run};
 
 /// Pause after a refusal before the bot tries again: no `Retry-After` for bots.
 const STORM_PAUSE_MS: u64 = 10;
@@ -187,6 +187,16 @@ fn hoard_body(run: &Run) -> serde_json::Value {
     }
 }
 
+/// Counts an admission once per place (polls re-sign it; a new place starts afresh).
+fn note_admission(bots: &mut BotTally, admission: &mut Option<String>, granted: Option<String>) {
+    if let Some(a) = granted {
+        if admission.is_none() {
+            bots.admissions += 1;
+        }
+        *admission = Some(a);
+    }
+}
+
 fn tally(
     run: &Run,
     attack: Attack,
@@ -198,21 +208,20 @@ fn tally(
     bots.requests += 1;
     *bots.statuses.entry(answer.status.unwrap_or(0)).or_default() += 1;
     match (attack, answer.status) {
-        (Attack::JoinBare | Attack::JoinForgedPow, Some(200 | 201)) => {
+        (Attack::JoinBare | Attack::JoinForgedPow, Some(status @ (200 | 201))) => {
             if let Some(t) = answer.json::<Ticket>() {
-                if ticket.is_none() {
+                // A bot sends no cookie, so every 201 is a new place (200: its own again).
+                if status == 201 {
                     bots.tickets += 1;
+                    *admission = None;
                 }
                 *ticket = Some(t.ticket);
+                note_admission(&mut bots, admission, t.admission);
             }
         }
         (Attack::StatusStorm, Some(200)) => {
-            if let Some(a) = answer.json::<Ticket>().and_then(|t| t.admission) {
-                if admission.is_none() {
-                    bots.admissions += 1;
-                }
-                *admission = Some(a);
-            }
+            let granted = answer.json::<Ticket>().and_then(|t| t.admission);
+            note_admission(&mut bots, admission, granted);
         }
         (Attack::HoldAdmitted, Some(201)) => {
             bots.holds += 1;
