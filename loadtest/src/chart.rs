@@ -23,7 +23,8 @@ const RIGHT: f64 = 170.0;
 const TOP: f64 = 28.0;
 const BOTTOM: f64 = 40.0;
 
-fn escape(text: &str) -> String {
+/// Escapes text for HTML and SVG, in element content and attribute values alike.
+pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

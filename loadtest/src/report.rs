@@ -232,18 +232,7 @@ impl Summary {
             "p99 corr"
         );
         for e in &self.endpoints {
-            let answers = e
-                .statuses
-                .iter()
-                .map(|(s, n)| {
-                    if *s == 0 {
-                        format!("none:{n}")
-                    } else {
-                        format!("{s}:{n}")
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(" ");
+            let answers = answers(&e.statuses, ":", " ");
             let _ = writeln!(
                 out,
                 "{:<11} {:>8} {:>7.0} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}  {}",
@@ -469,11 +458,7 @@ impl Summary {
     }
 
     fn html(&self) -> String {
-        let esc = |s: &str| {
-            s.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-        };
+        let esc = crate::chart::escape;
         let mut h = String::new();
         let _ = write!(
             h,
@@ -505,26 +490,13 @@ impl Summary {
         );
         h.push_str("<h2>Latency and throughput by endpoint</h2><table><tr><th>endpoint</th><th>requests</th><th>mean/s</th><th>peak/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th><th>p99 ms, CO-corrected</th><th>answers</th></tr>");
         for e in &self.endpoints {
-            let answers: Vec<String> = e
-                .statuses
-                .iter()
-                .map(|(s, n)| {
-                    format!(
-                        "{}: {n}",
-                        if *s == 0 {
-                            "none".into()
-                        } else {
-                            s.to_string()
-                        }
-                    )
-                })
-                .collect();
+            let answers = answers(&e.statuses, ": ", ", ");
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{:.0}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&e.name), e.requests, e.mean_rps, e.peak_rps, ms(e.latency.p50_ms), ms(e.latency.p90_ms),
                 ms(e.latency.p99_ms), ms(e.latency.p999_ms), ms(e.latency.max_ms), ms(e.latency_corrected.p99_ms),
-                answers.join(", ")
+                answers
             );
         }
         h.push_str("</table>");
@@ -541,6 +513,18 @@ impl Summary {
         );
         h
     }
+}
+
+/// An endpoint's answers by status (`201:7974 409:1976`; `none` for no answer).
+fn answers(statuses: &std::collections::BTreeMap<u16, u64>, pair: &str, sep: &str) -> String {
+    statuses
+        .iter()
+        .map(|(s, n)| match s {
+            0 => format!("none{pair}{n}"),
+            s => format!("{s}{pair}{n}"),
+        })
+        .collect::<Vec<_>>()
+        .join(sep)
 }
 
 #[cfg(test)]
