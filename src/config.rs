@@ -14,6 +14,7 @@ use rand::RngCore;
 
 use crate::edge::limits::Limit;
 use crate::edge::{parse_nets, EdgeSettings, RouteLimits};
+pub use crate::store::{database_kind, DatabaseKind};
 
 /// Length of a generated secret key, in bytes (HMAC-SHA256 keys need no more than 32).
 const GENERATED_SECRET_BYTES: usize = 32;
@@ -40,13 +41,6 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-}
-
-/// Which database backend a URL names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DatabaseKind {
-    Postgres,
-    Sqlite,
 }
 
 /// All settings of one server process.
@@ -258,17 +252,6 @@ fn default_static_dir() -> String {
         in_checkout.into()
     } else {
         "static".into()
-    }
-}
-
-/// Names the backend of a database URL, or `None` for an unsupported one.
-pub fn database_kind(url: &str) -> Option<DatabaseKind> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Some(DatabaseKind::Postgres)
-    } else if url.starts_with("sqlite:") {
-        Some(DatabaseKind::Sqlite)
-    } else {
-        None
     }
 }
 

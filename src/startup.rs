@@ -15,15 +15,17 @@ use uuid::Uuid;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::domain::event::demo_event;
-use crate::edge;
+use crate::edge::Edge;
 use crate::inventory::committer::BatchSettings;
 use crate::inventory::{Registry, ShopSettings};
 use crate::room::line::{Room, RoomSettings};
 use crate::room::memory_store::MemoryLineStore;
-use crate::room::pacer::{self, Saturation};
 use crate::room::redis_store::RedisLineStore;
 use crate::room::token::TokenSigner;
 use crate::room::{LineError, LineStore};
+use crate::sale::admit::Saturation;
+use crate::sale::{self, Sale, SaleSettings};
+use crate::shutdown::{Shutdown, Signal};
 use crate::store::{self, EventRecord, OrderStore, StoreError};
 use crate::telemetry;
 use crate::web::{self, AppState};
@@ -52,6 +54,31 @@ pub struct Application {
     addr: SocketAddr,
     server: Server,
     state: actix_web::web::Data<AppState>,
+    stopper: Stopper,
+}
+
+/// Stops a node completely: the HTTP server (in-flight requests finish first), then its
+/// background tasks and its inventory actors.
+#[derive(Clone)]
+pub struct Stopper {
+    server: ServerHandle,
+    shutdown: Arc<Shutdown>,
+    sale: Arc<Sale>,
+}
+
+impl Stopper {
+    /// Stops the server (gracefully: in-flight requests get `SHUTDOWN_GRACE_SECS`), then the
+    /// pacer, the limiter sweep and every actor.
+    pub async fn stop(&self, graceful: bool) {
+        self.server.stop(graceful).await;
+        self.background();
+    }
+
+    /// Stops the background tasks and the actors (the server has stopped).
+    fn background(&self) {
+        self.shutdown.stop();
+        self.sale.stop_actors();
+    }
 }
 
 impl Application {
@@ -102,27 +129,30 @@ impl Application {
                 line_limit: settings.line_limit,
             },
         ));
-        actix_web::rt::spawn(pacer::run(
-            room.clone(),
-            registry.clone(),
-            settings.room_tick,
-            Saturation {
-                inflight_share: 0.5,
-                slow_commit: settings.slow_commit,
-            },
-        ));
-        let state = actix_web::web::Data::new(AppState {
-            room,
+        let sale = Arc::new(Sale::new(
             store,
+            room,
             registry,
             signer,
             clock,
+            SaleSettings {
+                pow_challenge_ttl: settings.edge.pow_challenge_ttl,
+                tick: settings.room_tick,
+                saturation: Saturation {
+                    inflight_share: 0.5,
+                    slow_commit: settings.slow_commit,
+                },
+            },
+        ));
+        let shutdown = Arc::new(Shutdown::new());
+        actix_web::rt::spawn(sale::admit::run(sale.clone(), shutdown.signal()));
+        let state = actix_web::web::Data::new(AppState {
+            sale: sale.clone(),
+            edge: Edge::new(&settings.edge),
             metrics: telemetry::metrics_handle(),
-            counters: Default::default(),
-            edge: crate::edge::Edge::new(&settings),
             settings: settings.clone(),
         });
-        actix_web::rt::spawn(sweep_limits(state.clone()));
+        actix_web::rt::spawn(sweep_limits(state.clone(), shutdown.signal()));
         let listener =
             TcpListener::bind(settings.bind_addr).map_err(|source| StartupError::Bind {
                 addr: settings.bind_addr,
@@ -137,7 +167,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
-                .wrap(from_fn(edge::guard))
+                .wrap(from_fn(web::guard::guard))
                 .wrap(from_fn(telemetry::record_request))
                 .wrap(TracingLogger::default())
                 .configure(web::routes)
@@ -154,10 +184,16 @@ impl Application {
             .listen(listener)
             .map_err(|source| StartupError::Bind { addr, source })?
             .run();
+        let stopper = Stopper {
+            server: server.handle(),
+            shutdown,
+            sale,
+        };
         Ok(Application {
             addr,
             server,
             state,
+            stopper,
         })
     }
 
@@ -166,29 +202,35 @@ impl Application {
         self.addr
     }
 
-    /// A handle to stop the server.
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+    /// A handle that stops the whole node.
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
     }
 
-    /// The shared state (tests reach the stores through it).
+    /// The shared state (tests reach the sale's parts through it).
     pub fn state(&self) -> actix_web::web::Data<AppState> {
         self.state.clone()
     }
 
-    /// Serves until stopped (SIGTERM/SIGINT, or the handle).
+    /// Serves until stopped (SIGTERM/SIGINT, or the stopper), then stops the background tasks.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.stopper.background();
+        served
     }
 }
 
 /// Every few seconds: forget rate-limit keys that are back to fresh, report the in-flight count.
-async fn sweep_limits(state: actix_web::web::Data<AppState>) {
+async fn sweep_limits(state: actix_web::web::Data<AppState>, mut stop: Signal) {
     let mut every = tokio::time::interval(LIMITER_SWEEP_INTERVAL);
     loop {
-        every.tick().await;
-        state.edge.sweep();
-        metrics::gauge!("http_requests_in_flight").set(state.edge.inflight() as f64);
+        tokio::select! {
+            _ = every.tick() => {
+                state.edge.sweep();
+                metrics::gauge!("http_requests_in_flight").set(state.edge.inflight() as f64);
+            }
+            _ = stop.stopped() => return,
+        }
     }
 }
 

@@ -54,65 +54,51 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// The kinds of metrics this node exports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Every metric this node exports, with its help text. `/metrics` shows a metric once it has
+/// been recorded; this list is the whole set (dashboards and alerts may name only these).
+pub const METRICS: &[(Kind, &str, &str)] = &[
+    (Kind::Counter, "http_requests_total", "HTTP requests by route, method and status"),
+    (Kind::Histogram, "http_request_duration_seconds", "HTTP request latency by route, method and status"),
+    (Kind::Counter, "holds_total", "Holds by outcome"),
+    (Kind::Counter, "orders_total", "Orders by outcome"),
+    (Kind::Histogram, "order_batch_size", "Orders per group commit"),
+    (Kind::Histogram, "order_commit_duration_seconds", "Time of one group commit transaction"),
+    (Kind::Gauge, "inventory_actors", "Inventory actors running on this node"),
+    (Kind::Counter, "line_admitted_total", "Fans admitted from the line (this node's ticks)"),
+    (Kind::Counter, "line_skipped_total", "No-shows skipped by the pacer (this node's ticks)"),
+    (Kind::Counter, "pacer_throttled_ticks_total", "Pacer ticks slowed by a saturated shop"),
+    (Kind::Gauge, "line_waiting", "Fans waiting in an event's line"),
+    (Kind::Gauge, "line_serving", "An event's serving counter"),
+    (Kind::Gauge, "line_last_seq", "Last join number issued for an event"),
+    (Kind::Gauge, "line_active_shoppers", "Admitted shoppers still active, per event"),
+    (Kind::Gauge, "line_admission_rate_per_minute", "Measured (smoothed) admissions per minute, per event"),
+    (Kind::Counter, "requests_rejected_total", "Requests refused at the edge or the shop, by reason (rate_limited, pow, not_admitted, overloaded, timeout, actor_busy)"),
+    (Kind::Gauge, "rate_limiter_keys", "Keys (addresses, sessions) held by this node's rate limiters"),
+    (Kind::Counter, "rate_limiter_resets_total", "Rate limiters emptied because a flood of distinct keys filled them"),
+    (Kind::Gauge, "http_requests_in_flight", "Requests being served by this node"),
+];
+
 fn describe_metrics() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
-    describe_counter!(
-        "http_requests_total",
-        "HTTP requests by route, method and status"
-    );
-    describe_histogram!(
-        "http_request_duration_seconds",
-        Unit::Seconds,
-        "HTTP request latency by route, method and status"
-    );
-    describe_counter!("holds_total", "Holds by outcome");
-    describe_counter!("orders_total", "Orders by outcome");
-    describe_histogram!("order_batch_size", "Orders per group commit");
-    describe_histogram!(
-        "order_commit_duration_seconds",
-        Unit::Seconds,
-        "Time of one group commit transaction"
-    );
-    describe_gauge!("inventory_actors", "Inventory actors running on this node");
-    describe_counter!(
-        "line_admitted_total",
-        "Fans admitted from the line (this node's ticks)"
-    );
-    describe_counter!(
-        "line_skipped_total",
-        "No-shows skipped by the pacer (this node's ticks)"
-    );
-    describe_counter!(
-        "pacer_throttled_ticks_total",
-        "Pacer ticks slowed by a saturated shop"
-    );
-    describe_gauge!("line_waiting", "Fans waiting in an event's line");
-    describe_gauge!("line_serving", "An event's serving counter");
-    describe_gauge!("line_last_seq", "Last join number issued for an event");
-    describe_gauge!(
-        "line_active_shoppers",
-        "Admitted shoppers still active, per event"
-    );
-    describe_gauge!(
-        "line_admission_rate_per_minute",
-        "Measured (smoothed) admissions per minute, per event"
-    );
-    describe_counter!(
-        "requests_rejected_total",
-        "Requests refused at the edge or the shop, by reason (rate_limited, pow, not_admitted, overloaded, timeout, actor_busy)"
-    );
-    describe_gauge!(
-        "rate_limiter_keys",
-        "Keys (addresses, sessions) held by this node's rate limiters"
-    );
-    describe_counter!(
-        "rate_limiter_resets_total",
-        "Rate limiters emptied because a flood of distinct keys filled them"
-    );
-    describe_gauge!(
-        "http_requests_in_flight",
-        "Requests being served by this node"
-    );
+    for &(kind, name, help) in METRICS {
+        match kind {
+            Kind::Counter => describe_counter!(name, help),
+            Kind::Gauge => describe_gauge!(name, help),
+            // Latencies are in seconds, as their names say.
+            Kind::Histogram if name.ends_with("_seconds") => {
+                describe_histogram!(name, Unit::Seconds, help)
+            }
+            Kind::Histogram => describe_histogram!(name, help),
+        }
+    }
 }
 
 /// Marks a request that no route matched (set by the fallback handlers), so it is counted

@@ -18,8 +18,8 @@ use serde::Deserialize;
 
 use crate::audit::{Item, SeenOrder};
 use crate::http::Call;
-use crate::pow;
 use crate::run::{fan_address, FanRecord, Outcome, Run, Shop};
+use floodgate_pow as pow;
 
 /// Poll interval bounds of the waiting-room page, and its per-place step.
 const POLL_MIN_MS: f64 = 1500.0;

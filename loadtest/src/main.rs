@@ -19,7 +19,6 @@ mod fairness;
 mod fan;
 mod http;
 mod monitor;
-mod pow;
 mod record;
 mod report;
 mod run;

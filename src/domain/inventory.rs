@@ -105,17 +105,22 @@ impl Group {
         matches!(self.kind, GroupKind::Ga { .. })
     }
 
-    fn item_id(&self, index: usize) -> String {
+    fn item_id(&self, index: usize) -> ItemId {
+        // Indexes are below the group's size, itself bounded far inside u32 by validation.
         match &self.kind {
             GroupKind::Seats {
                 section,
                 seats_per_row,
                 ..
-            } => {
-                let per_row = *seats_per_row as usize;
-                format!("{section}-{}-{}", index / per_row + 1, index % per_row + 1)
-            }
-            GroupKind::Ga { .. } => format!("{}#{}", self.tier, index + 1),
+            } => ItemId::Seat {
+                section: section.clone(),
+                row: (index / *seats_per_row as usize) as u32 + 1,
+                seat: (index % *seats_per_row as usize) as u32 + 1,
+            },
+            GroupKind::Ga { .. } => ItemId::Ga {
+                tier: self.tier.clone(),
+                number: index as u32 + 1,
+            },
         }
     }
 
@@ -199,12 +204,48 @@ pub struct TierCounts {
     pub seated: bool,
 }
 
+/// Whether a place can be had.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeatState {
+    Free,
+    Held,
+    Sold,
+}
+
+impl From<Slot> for SeatState {
+    fn from(slot: Slot) -> Self {
+        match slot {
+            Slot::Free => SeatState::Free,
+            Slot::Held(_) => SeatState::Held,
+            Slot::Sold(_) => SeatState::Sold,
+        }
+    }
+}
+
+impl SeatState {
+    /// The word the API shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SeatState::Free => "free",
+            SeatState::Held => "held",
+            SeatState::Sold => "sold",
+        }
+    }
+}
+
+impl std::fmt::Display for SeatState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One reserved seat's status for the seat map.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SeatStatus {
-    pub id: String,
+    pub id: ItemId,
     pub tier: String,
-    pub status: &'static str,
+    pub status: SeatState,
 }
 
 /// Where an event's sale stands.
@@ -228,6 +269,12 @@ impl SaleState {
             SaleState::SoldOut => "sold_out",
             SaleState::Closed => "closed",
         }
+    }
+}
+
+impl std::fmt::Display for SaleState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -337,7 +384,7 @@ impl Inventory {
     pub fn restore(&mut self, orders: impl IntoIterator<Item = (Order, String, String)>) {
         for (order, key, request_hash) in orders {
             for item in &order.items {
-                if let Some(slot) = self.locate(&item.id) {
+                if let Some(slot) = self.locate_id(&item.id) {
                     self.groups[slot.group].set(slot.index, Slot::Sold(order.order_id));
                 }
             }
@@ -370,9 +417,14 @@ impl Inventory {
     }
 
     fn locate(&self, id: &str) -> Option<SlotRef> {
-        let (group, index) = match ItemId::parse(id).ok()? {
+        self.locate_id(&ItemId::parse(id).ok()?)
+    }
+
+    fn locate_id(&self, id: &ItemId) -> Option<SlotRef> {
+        let (group, index) = match id {
             ItemId::Seat { section, row, seat } => {
-                let group = *self.sections.get(&section)?;
+                let (row, seat) = (*row, *seat);
+                let group = *self.sections.get(section)?;
                 let GroupKind::Seats {
                     rows,
                     seats_per_row,
@@ -390,8 +442,8 @@ impl Inventory {
                 )
             }
             ItemId::Ga { tier, number } => {
-                let group = *self.ga_tiers.get(&tier)?;
-                (group, number as usize - 1)
+                let group = *self.ga_tiers.get(tier)?;
+                (group, *number as usize - 1)
             }
         };
         (index < self.groups[group].slots.len()).then_some(SlotRef { group, index })
@@ -516,7 +568,7 @@ impl Inventory {
         let taken: Vec<String> = slots
             .iter()
             .filter(|s| self.groups[s.group].slots[s.index] != Slot::Free)
-            .map(|s| self.groups[s.group].item_id(s.index))
+            .map(|s| self.groups[s.group].item_id(s.index).to_string())
             .collect();
         if !taken.is_empty() {
             return Err(ShopError::Unavailable(taken));
@@ -654,7 +706,11 @@ impl Inventory {
             _ => return Err(ShopError::HoldNotFound),
         };
         if hold.committing.is_some() {
-            let ids = hold.items.iter().map(|s| self.item(*s).id).collect();
+            let ids = hold
+                .items
+                .iter()
+                .map(|s| self.item(*s).id.to_string())
+                .collect();
             return Err(ShopError::Unavailable(ids));
         }
         if hold.expires_at <= now {
@@ -721,7 +777,7 @@ impl Inventory {
             Some(CommitOutcome::ItemTaken) => {
                 // Another writer sold these items (two actors at once): never offer them again.
                 self.keys.remove(key);
-                let ids: Vec<String> = order.items.iter().map(|i| i.id.clone()).collect();
+                let ids: Vec<String> = order.items.iter().map(|i| i.id.to_string()).collect();
                 if let Some(hold) = self.holds.remove(&hold_id) {
                     for slot in &hold.items {
                         self.groups[slot.group].set(slot.index, Slot::Sold(SOLD_ELSEWHERE));
@@ -750,7 +806,7 @@ impl Inventory {
         };
         if order.status == OrderStatus::Confirmed {
             for item in &order.items {
-                if let Some(slot) = self.locate(&item.id) {
+                if let Some(slot) = self.locate_id(&item.id) {
                     if self.groups[slot.group].slots[slot.index] == Slot::Sold(order_id) {
                         self.groups[slot.group].set(slot.index, Slot::Free);
                     }
@@ -888,11 +944,7 @@ impl Inventory {
                 seats.push(SeatStatus {
                     id: g.item_id(index),
                     tier: g.tier.clone(),
-                    status: match slot {
-                        Slot::Free => "free",
-                        Slot::Held(_) => "held",
-                        Slot::Sold(_) => "sold",
-                    },
+                    status: SeatState::from(*slot),
                 });
             }
         }
@@ -915,13 +967,9 @@ impl Inventory {
     }
 
     /// The status of one item by id (`None`: no such item): for tests and audits.
-    pub fn item_status(&self, id: &str) -> Option<&'static str> {
+    pub fn item_status(&self, id: &str) -> Option<SeatState> {
         let slot = self.locate(id)?;
-        Some(match self.groups[slot.group].slots[slot.index] {
-            Slot::Free => "free",
-            Slot::Held(_) => "held",
-            Slot::Sold(_) => "sold",
-        })
+        Some(self.groups[slot.group].slots[slot.index].into())
     }
 }
 
@@ -994,11 +1042,11 @@ mod tests {
         Sold(Uuid),
     }
 
-    fn status(m: Model) -> &'static str {
+    fn status(m: Model) -> SeatState {
         match m {
-            Model::Free => "free",
-            Model::Held(_) => "held",
-            Model::Sold(_) => "sold",
+            Model::Free => SeatState::Free,
+            Model::Held(_) => SeatState::Held,
+            Model::Sold(_) => SeatState::Sold,
         }
     }
 
@@ -1053,13 +1101,13 @@ mod tests {
             if let Ok(view) = result {
                 for item in &view.items {
                     assert_eq!(
-                        self.model[&item.id],
+                        self.model[&item.id.to_string()],
                         Model::Free,
                         "{} handed out twice",
                         item.id
                     );
                     self.model
-                        .insert(item.id.clone(), Model::Held(view.hold_id));
+                        .insert(item.id.to_string(), Model::Held(view.hold_id));
                 }
                 self.holds.push((view.hold_id, session, view.expires_at));
             }
@@ -1154,9 +1202,9 @@ mod tests {
                             assert_eq!(result.is_ok(), commits);
                             if let Ok(order) = result {
                                 for item in &order.items {
-                                    assert_eq!(self.model[&item.id], Model::Held(hold));
+                                    assert_eq!(self.model[&item.id.to_string()], Model::Held(hold));
                                     self.model
-                                        .insert(item.id.clone(), Model::Sold(order.order_id));
+                                        .insert(item.id.to_string(), Model::Sold(order.order_id));
                                 }
                                 self.orders.push((*order).clone());
                             }
@@ -1181,7 +1229,7 @@ mod tests {
                     assert!(self.inv.cancel_order(order.order_id, cancelled.clone()));
                     if order.status == OrderStatus::Confirmed {
                         for item in &order.items {
-                            self.model.insert(item.id.clone(), Model::Free);
+                            self.model.insert(item.id.to_string(), Model::Free);
                         }
                     }
                     self.orders[pick] = cancelled;
@@ -1202,7 +1250,12 @@ mod tests {
                 assert_eq!(self.inv.item_status(id), Some(status(*m)), "{id}");
             }
             let totals = self.inv.totals();
-            let count = |s: &str| self.model.values().filter(|m| status(**m) == s).count() as u64;
+            let count = |s: &str| {
+                self.model
+                    .values()
+                    .filter(|m| status(**m).as_str() == s)
+                    .count() as u64
+            };
             assert_eq!(totals.sold, count("sold"));
             assert_eq!(totals.held, count("held"));
             assert_eq!(totals.available, count("free"));
@@ -1275,7 +1328,7 @@ mod tests {
         let (mut inv, hold, new, _, now) = order_begun("h");
         let result = inv.finish_order(hold.hold_id, new.order, "k", Some(CommitOutcome::ItemTaken));
         assert_eq!(result, Err(ShopError::Unavailable(vec!["A-1-1".into()])));
-        assert_eq!(inv.item_status("A-1-1"), Some("sold"));
+        assert_eq!(inv.item_status("A-1-1"), Some(SeatState::Sold));
         assert!(inv
             .hold("t", &HoldRequest::Items(vec!["A-1-1".into()]), now)
             .is_err());

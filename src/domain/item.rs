@@ -4,11 +4,15 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// Longest item id accepted from a client, before any parsing.
 pub const MAX_ITEM_ID_LEN: usize = 80;
 
-/// An item id in parts, not yet checked against an event's inventory.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// An item id in parts, not yet checked against an event's inventory. It travels as its text
+/// (`"A-3-17"`) in JSON and in the database, and is parsed back on the way in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum ItemId {
     /// A reserved seat.
     Seat {
@@ -59,6 +63,20 @@ impl ItemId {
             }
             _ => Err(err()),
         }
+    }
+}
+
+impl TryFrom<String> for ItemId {
+    type Error = ItemIdError;
+
+    fn try_from(text: String) -> Result<Self, ItemIdError> {
+        ItemId::parse(&text)
+    }
+}
+
+impl From<ItemId> for String {
+    fn from(id: ItemId) -> String {
+        id.to_string()
     }
 }
 
@@ -123,6 +141,14 @@ mod tests {
         fn display_and_parse_round_trip(section in "[A-Za-z0-9_]{1,8}", row in 1u32..5000, seat in 1u32..5000) {
             let id = ItemId::Seat { section, row, seat };
             prop_assert_eq!(ItemId::parse(&id.to_string()).unwrap(), id);
+        }
+
+        #[test]
+        fn json_carries_the_text(tier in "[a-z]{1,8}", number in 1u32..100_000) {
+            let id = ItemId::Ga { tier, number };
+            let json = serde_json::to_string(&id).unwrap();
+            prop_assert_eq!(&json, &format!("{:?}", id.to_string()));
+            prop_assert_eq!(serde_json::from_str::<ItemId>(&json).unwrap(), id);
         }
 
         #[test]

@@ -4,4 +4,5 @@
 pub mod event;
 pub mod inventory;
 pub mod item;
+pub mod line;
 pub mod order;

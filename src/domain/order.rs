@@ -4,10 +4,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::item::ItemId;
+
 /// One sellable place as the API shows it: `{"id": "A-3-17", "tier": "lower", "price_cents": 12900}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Item {
-    pub id: String,
+    pub id: ItemId,
     pub tier: String,
     pub price_cents: i64,
 }

@@ -7,11 +7,11 @@
 //! flood still fills it, it starts over empty (those keys regain a fresh quota, which costs a
 //! few requests, never memory).
 
+use parking_lot::RwLock;
 use std::hash::Hash;
 use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::RwLock;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -120,7 +120,7 @@ impl<K: Hash + Eq + Clone, C: Clock + Clone> KeyedLimit<K, C> {
         if self.checks.fetch_add(1, Ordering::Relaxed) % SIZE_CHECK_EVERY == 0 {
             self.bound();
         }
-        let limiter = self.limiter.read().unwrap_or_else(|p| p.into_inner());
+        let limiter = self.limiter.read();
         limiter
             .check_key(key)
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
@@ -133,7 +133,7 @@ impl<K: Hash + Eq + Clone, C: Clock + Clone> KeyedLimit<K, C> {
         }
         self.sweep();
         if self.len() > self.max_keys {
-            let mut limiter = self.limiter.write().unwrap_or_else(|p| p.into_inner());
+            let mut limiter = self.limiter.write();
             *limiter = Self::fresh(self.quota, &self.clock);
             metrics::counter!("rate_limiter_resets_total").increment(1);
         }
@@ -141,14 +141,14 @@ impl<K: Hash + Eq + Clone, C: Clock + Clone> KeyedLimit<K, C> {
 
     /// Drops keys whose state is back to fresh, and gives their memory back.
     pub fn sweep(&self) {
-        let limiter = self.limiter.read().unwrap_or_else(|p| p.into_inner());
+        let limiter = self.limiter.read();
         limiter.retain_recent();
         limiter.shrink_to_fit();
     }
 
     /// Keys held now.
     pub fn len(&self) -> usize {
-        self.limiter.read().unwrap_or_else(|p| p.into_inner()).len()
+        self.limiter.read().len()
     }
 
     /// Whether no key is held.

@@ -6,37 +6,21 @@
 //!   routes ([`limits`]); addresses in `RATE_LIMIT_EXEMPT` (loopback by default: operators
 //!   and load generators on the machine itself) are not limited.
 //! - Proof of work on joins ([`pow`]).
-//! - [`guard`]: a ceiling on requests in flight, body limits by `Content-Length`, and a
-//!   deadline per request (slow clients), before any handler runs.
+//! - A count of requests in flight for the node's ceiling, and a deadline for request bodies
+//!   ([`deadline`]); the web layer's guard applies both before any handler runs.
 
+pub mod deadline;
 pub mod limits;
 pub mod pow;
 
-use std::future::Future;
 use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::error::PayloadError;
-use actix_web::http::header;
-use actix_web::middleware::Next;
-use actix_web::web::Bytes;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use futures_util::Stream;
+use actix_web::HttpRequest;
 use ipnet::IpNet;
 
-use crate::config::Settings;
-use crate::telemetry::FixedLabel;
-use crate::web::error::ApiError;
-use crate::web::{pages, State, FAN_BODY_LIMIT, ORGANIZER_BODY_LIMIT};
 use limits::{KeyedLimit, Limit};
-
-/// Seconds a client should wait when the server is at its in-flight ceiling.
-pub const OVERLOAD_RETRY_AFTER_SECS: u64 = 1;
 
 /// The routes that carry their own limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +40,7 @@ pub struct RouteLimits {
     pub per_session: Limit,
 }
 
-/// The edge's settings (part of [`Settings`]).
+/// The edge's settings (read by `config`, like every other setting).
 #[derive(Clone, Debug)]
 pub struct EdgeSettings {
     pub trusted_proxies: Vec<IpNet>,
@@ -114,8 +98,9 @@ impl Drop for InFlight<'_> {
 }
 
 impl Edge {
-    pub fn new(settings: &Settings) -> Self {
-        let s = settings.edge.clone();
+    /// The edge of one node.
+    pub fn new(settings: &EdgeSettings) -> Self {
+        let s = settings.clone();
         let max = s.limiter_max_keys;
         Edge {
             routes: [
@@ -280,122 +265,6 @@ pub fn parse_nets(text: &str) -> Result<Vec<IpNet>, String> {
                 .map_err(|_| format!("{s:?} is not an address or network"))
         })
         .collect()
-}
-
-/// Operations endpoints stay reachable at the ceiling, so an overloaded node can be seen.
-fn is_operations(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/metrics")
-}
-
-/// The largest body a path takes: organizer writes (the API's and the console's forms) take
-/// more than fan calls.
-fn body_limit(req: &ServiceRequest) -> usize {
-    let path = req.path();
-    let organizer = path == "/api/v1/events"
-        || (req.method() == actix_web::http::Method::PATCH && path.starts_with("/api/v1/events/"))
-        || path.starts_with("/organizer/");
-    if organizer {
-        ORGANIZER_BODY_LIMIT
-    } else {
-        FAN_BODY_LIMIT
-    }
-}
-
-/// An error answered by the edge itself: JSON under `/api`, a page elsewhere.
-fn refusal(req: &HttpRequest, err: &ApiError) -> HttpResponse {
-    req.extensions_mut().insert(FixedLabel("edge"));
-    if req.path().starts_with("/api/") {
-        err.error_response()
-    } else {
-        pages::error_page(err)
-    }
-}
-
-/// Middleware: the in-flight ceiling, body limits and the body deadline.
-pub async fn guard(
-    mut req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let Some(state) = req.app_data::<State>().cloned() else {
-        return Ok(next.call(req).await?.map_into_left_body());
-    };
-    if is_operations(req.path()) {
-        return Ok(next.call(req).await?.map_into_left_body());
-    }
-    let limit = body_limit(&req);
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        let response = refusal(req.request(), &ApiError::TooLarge(limit));
-        return Ok(req.into_response(response).map_into_right_body());
-    }
-    let Some(_inflight) = state.edge.enter() else {
-        metrics::counter!("requests_rejected_total", "reason" => "overloaded").increment(1);
-        let err = ApiError::Busy(
-            "the server is at capacity; retry shortly".into(),
-            OVERLOAD_RETRY_AFTER_SECS,
-        );
-        let response = refusal(req.request(), &err);
-        return Ok(req.into_response(response).map_into_right_body());
-    };
-    if has_body(&req) {
-        let deadline = tokio::time::Instant::now() + state.edge.settings.request_timeout;
-        let payload = req.take_payload();
-        req.set_payload(Payload::from(Box::pin(BodyDeadline {
-            inner: payload,
-            deadline,
-            sleep: None,
-        }) as BoxedBody));
-    }
-    Ok(next.call(req).await?.map_into_left_body())
-}
-
-/// Whether the request announces a body (GETs and other bodiless requests pay nothing).
-fn has_body(req: &ServiceRequest) -> bool {
-    let headers = req.headers();
-    headers.contains_key(header::TRANSFER_ENCODING)
-        || headers
-            .get(header::CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() != b"0")
-}
-
-/// actix's boxed payload stream (not re-exported by actix-web).
-type BoxedBody = Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>;
-
-/// A request body that must finish arriving by a deadline (slow clients): past it, reading
-/// fails with a timed-out I/O error, which the extractors answer as `408`. Only reading the
-/// body is timed; the handler's own work (an order waiting for its commit) is not.
-struct BodyDeadline {
-    inner: Payload,
-    deadline: tokio::time::Instant,
-    /// Armed on the first read.
-    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
-}
-
-impl Stream for BodyDeadline {
-    type Item = Result<Bytes, PayloadError>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        if let Poll::Ready(chunk) = Pin::new(&mut this.inner).poll_next(cx) {
-            return Poll::Ready(chunk);
-        }
-        let deadline = this.deadline;
-        let sleep = this
-            .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if sleep.as_mut().poll(cx).is_ready() {
-            metrics::counter!("requests_rejected_total", "reason" => "timeout").increment(1);
-            return Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "the request body did not arrive in time",
-            )))));
-        }
-        Poll::Pending
-    }
 }
 
 #[cfg(test)]

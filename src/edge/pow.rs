@@ -11,7 +11,6 @@ use base64::Engine;
 use chrono::{DateTime, TimeZone, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::room::token::TokenSigner;
@@ -138,42 +137,16 @@ pub fn verify(
     {
         return Err(PowError::BadNonce);
     }
-    if leading_zero_bits(token, nonce) < u32::from(challenge.bits) {
+    if !floodgate_pow::solves(token, nonce, challenge.bits) {
         return Err(PowError::Unsolved);
     }
     Ok(challenge)
 }
 
-/// Leading zero bits of SHA-256(challenge ‖ nonce).
-pub fn leading_zero_bits(challenge: &str, nonce: &str) -> u32 {
-    let digest = Sha256::new()
-        .chain_update(challenge.as_bytes())
-        .chain_update(nonce.as_bytes())
-        .finalize();
-    let mut bits = 0;
-    for byte in digest {
-        if byte == 0 {
-            bits += 8;
-        } else {
-            bits += byte.leading_zeros();
-            break;
-        }
-    }
-    bits
-}
-
-/// Finds a nonce for `challenge` at `bits` (tests and the load generator; the browser does
-/// the same in a Web Worker).
-pub fn solve(challenge: &str, bits: u8) -> String {
-    (0u64..)
-        .map(|n| n.to_string())
-        .find(|nonce| leading_zero_bits(challenge, nonce) >= u32::from(bits))
-        .expect("some nonce below 2^64 solves any difficulty we issue")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use floodgate_pow::{solve, zero_bits as leading_zero_bits};
 
     fn setup() -> (TokenSigner, Uuid, DateTime<Utc>) {
         (

@@ -15,7 +15,7 @@ use actix::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::committer::CommitJob;
+use super::committer::{CommitJob, Verdicts};
 use crate::clock::Clock;
 use crate::domain::event::EventSpec;
 use crate::domain::inventory::{
@@ -217,7 +217,7 @@ impl Handler<PlaceOrder> for InventoryActor {
 #[rtype(result = "()")]
 pub struct CommitDone {
     /// Each order with its hold and outcome (`None`: the write failed).
-    pub results: Vec<(Uuid, Order, String, Option<CommitOutcome>)>,
+    pub results: Verdicts,
 }
 
 impl Handler<CommitDone> for InventoryActor {
@@ -331,5 +331,19 @@ impl Handler<OrderCancelled> for InventoryActor {
 
     fn handle(&mut self, msg: OrderCancelled, _: &mut Self::Context) {
         self.inventory.cancel_order(msg.order.order_id, msg.order);
+    }
+}
+
+/// Stop the actor (its node is shutting down): its hold sweeper stops with it, and its
+/// committer finishes what is queued and ends.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Stop;
+
+impl Handler<Stop> for InventoryActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
+        ctx.stop();
     }
 }

@@ -12,12 +12,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::Addr;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::actor::{CommitDone, InventoryActor};
 use crate::domain::order::{CommitOutcome, NewOrder, Order};
 use crate::store::OrderStore;
 
@@ -41,13 +39,18 @@ pub struct BatchSettings {
 }
 
 /// The last commit's duration and when it finished: the shop's saturation signal.
-pub type CommitLatency = Arc<std::sync::Mutex<Option<(Duration, Instant)>>>;
+pub type CommitLatency = Arc<parking_lot::Mutex<Option<(Duration, Instant)>>>;
 
-/// Runs until the actor's side of the channel closes and every commit has reported.
+/// What became of each order of a batch: its hold, the order, its key, and the outcome
+/// (`None`: the write failed).
+pub type Verdicts = Vec<(Uuid, Order, String, Option<CommitOutcome>)>;
+
+/// Runs until the actor's side of the channel closes and every commit has reported; each
+/// batch's verdicts go to `report` (the actor's mailbox).
 pub async fn run(
     store: Arc<dyn OrderStore>,
     mut queue: mpsc::Receiver<CommitJob>,
-    actor: Addr<InventoryActor>,
+    report: impl Fn(Verdicts),
     settings: BatchSettings,
     latency: CommitLatency,
 ) {
@@ -65,8 +68,7 @@ pub async fn run(
                 }
             }
             Some(results) = inflight.next() => {
-                // do_send ignores the mailbox bound on purpose: a verdict is never dropped.
-                actor.do_send(CommitDone { results });
+                report(results);
             }
         }
     }
@@ -100,7 +102,7 @@ async fn commit(
     batch: Vec<CommitJob>,
     settings: BatchSettings,
     latency: CommitLatency,
-) -> Vec<(Uuid, Order, String, Option<CommitOutcome>)> {
+) -> Verdicts {
     let started = Instant::now();
     if !settings.slowdown.is_zero() {
         tokio::time::sleep(settings.slowdown).await;
@@ -108,7 +110,7 @@ async fn commit(
     let orders: Vec<NewOrder> = batch.iter().map(|job| job.order.clone()).collect();
     let outcomes = store.commit_orders(&orders).await;
     let took = started.elapsed();
-    *latency.lock().unwrap_or_else(|p| p.into_inner()) = Some((took, Instant::now()));
+    *latency.lock() = Some((took, Instant::now()));
     metrics::histogram!("order_commit_duration_seconds").record(took.as_secs_f64());
     metrics::histogram!("order_batch_size").record(orders.len() as f64);
     let outcomes: Vec<_> = match outcomes {

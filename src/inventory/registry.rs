@@ -9,13 +9,15 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use actix::prelude::*;
 use tokio::sync::{mpsc, OnceCell};
 use uuid::Uuid;
 
-use super::actor::InventoryActor;
+use super::actor::{CommitDone, InventoryActor};
 use super::committer::{self, BatchSettings, CommitLatency};
 use crate::clock::Clock;
 use crate::domain::inventory::Inventory;
@@ -100,7 +102,7 @@ impl InventoryHandle {
 
     /// How long the last commit took, and how long ago it finished (a saturation signal).
     pub fn last_commit(&self) -> Option<(std::time::Duration, std::time::Duration)> {
-        let last = *self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        let last = *self.latency.lock();
         last.map(|(took, at)| (took, at.elapsed()))
     }
 }
@@ -135,7 +137,7 @@ impl Registry {
     /// The event's actor, started (and rebuilt from the database) on first use.
     pub async fn get(&self, event: Uuid) -> Result<InventoryHandle, InventoryError> {
         let cell = {
-            let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
+            let mut actors = self.actors.lock();
             let stale = actors
                 .get(&event)
                 .and_then(|cell| cell.get())
@@ -149,7 +151,7 @@ impl Registry {
         if started.is_err() {
             // An unknown event (or a failed start) must not leave its empty cell behind: ids
             // come from request paths, so failed lookups would grow the map without bound.
-            let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
+            let mut actors = self.actors.lock();
             if actors
                 .get(&event)
                 .is_some_and(|c| Arc::ptr_eq(c, &cell) && c.get().is_none())
@@ -162,7 +164,7 @@ impl Registry {
 
     /// Events with an actor slot on this node (running or starting).
     pub fn len(&self) -> usize {
-        self.actors.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.actors.lock().len()
     }
 
     /// Whether no actor runs or starts on this node.
@@ -170,9 +172,19 @@ impl Registry {
         self.len() == 0
     }
 
+    /// Stops every actor on this node (the node is shutting down) and forgets them.
+    pub fn stop_all(&self) {
+        let actors: Vec<_> = self.actors.lock().drain().collect();
+        for (_, cell) in actors {
+            if let Some(handle) = cell.get() {
+                handle.addr.do_send(super::actor::Stop);
+            }
+        }
+    }
+
     /// The event's actor if it runs on this node already (never starts one).
     pub fn running(&self, event: Uuid) -> Option<InventoryHandle> {
-        let actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
+        let actors = self.actors.lock();
         actors.get(&event).and_then(|cell| cell.get()).cloned()
     }
 
@@ -199,10 +211,12 @@ impl Registry {
         );
         let addr = actor.start();
         let latency = CommitLatency::default();
+        let actor = addr.clone();
         actix::spawn(committer::run(
             self.store.clone(),
             jobs,
-            addr.clone(),
+            // do_send ignores the mailbox bound on purpose: a verdict is never dropped.
+            move |results| actor.do_send(CommitDone { results }),
             self.settings.batch,
             latency.clone(),
         ));

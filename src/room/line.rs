@@ -11,7 +11,9 @@
 //! number it ever issued.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -93,6 +95,12 @@ impl FanState {
     }
 }
 
+impl std::fmt::Display for FanState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A fan's status, as `GET …/queue` shows it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Status {
@@ -104,7 +112,7 @@ pub struct Status {
     pub ahead: u64,
     pub eta_secs: u64,
     /// The event's sale state (the line holds while `paused`).
-    pub sale_state: &'static str,
+    pub sale_state: SaleState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admission: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -196,7 +204,7 @@ impl Room {
     /// Whether an empty line's durable marks are due for a look (and notes the look).
     fn restore_check_due(&self, event: Uuid, now: DateTime<Utc>) -> bool {
         let every = chrono::Duration::from_std(RESTORE_CHECK_INTERVAL).unwrap_or_default();
-        let mut checked = lock(&self.restore_checked);
+        let mut checked = self.restore_checked.lock();
         match checked.get(&event) {
             Some(at) if now - *at < every => false,
             _ => {
@@ -207,7 +215,7 @@ impl Room {
     }
 
     fn reservation_lock(&self, event: Uuid) -> Arc<tokio::sync::Mutex<()>> {
-        lock(&self.reservations).entry(event).or_default().clone()
+        self.reservations.lock().entry(event).or_default().clone()
     }
 
     /// The line store (for readiness checks).
@@ -217,17 +225,17 @@ impl Room {
 
     /// The events this node has seen line traffic for (the pacer ticks these).
     pub fn events(&self) -> Vec<Uuid> {
-        lock(&self.rules).keys().copied().collect()
+        self.rules.lock().keys().copied().collect()
     }
 
     /// The rules last set for an event on this node.
     pub fn rules(&self, event: Uuid) -> Option<Rules> {
-        lock(&self.rules).get(&event).copied()
+        self.rules.lock().get(&event).copied()
     }
 
     /// Sets an event's rules (from its spec and the shop's state).
     pub fn set_rules(&self, event: Uuid, rules: Rules) {
-        lock(&self.rules).insert(event, rules);
+        self.rules.lock().insert(event, rules);
     }
 
     /// The line state, from this node's snapshot when it is fresh enough.
@@ -235,7 +243,7 @@ impl Room {
         let now = self.clock.now();
         let max_age =
             chrono::Duration::from_std(self.settings.snapshot_max_age).unwrap_or_default();
-        if let Some(cached) = lock(&self.lines).get(&event) {
+        if let Some(cached) = self.lines.lock().get(&event) {
             if now - cached.at <= max_age {
                 return Ok(cached.state.clone());
             }
@@ -245,7 +253,7 @@ impl Room {
 
     async fn refresh(&self, event: Uuid, now: DateTime<Utc>) -> Result<Arc<LineState>, LineError> {
         let state = Arc::new(self.line.state(event, ms(now)).await?);
-        lock(&self.lines).insert(
+        self.lines.lock().insert(
             event,
             Cached {
                 state: state.clone(),
@@ -350,7 +358,7 @@ impl Room {
     }
 
     fn saw(&self, event: Uuid, index: u64, now: DateTime<Utc>) {
-        lock(&self.seen).insert((event, index), ms(now));
+        self.seen.lock().insert((event, index), ms(now));
     }
 
     /// A fan's admission index: their rank in the draw if they joined before opening, else
@@ -360,7 +368,7 @@ impl Room {
             return seq;
         }
         let ranks = {
-            let cache = lock(&self.ranks);
+            let cache = self.ranks.lock();
             cache
                 .get(&event)
                 .filter(|(o, _)| o == opening)
@@ -370,7 +378,9 @@ impl Room {
             let seed =
                 hex::decode(&opening.seed).unwrap_or_else(|_| opening.seed.clone().into_bytes());
             let ranks = Arc::new(prequeue_ranks(&seed, opening.prequeue_size));
-            lock(&self.ranks).insert(event, (opening.clone(), ranks.clone()));
+            self.ranks
+                .lock()
+                .insert(event, (opening.clone(), ranks.clone()));
             ranks
         });
         ranks
@@ -401,7 +411,7 @@ impl Room {
             position: 0,
             ahead: 0,
             eta_secs: 0,
-            sale_state: rules.sale.as_str(),
+            sale_state: rules.sale,
             admission: None,
             admission_expires_at: None,
         };
@@ -484,7 +494,7 @@ impl Room {
     /// Writes the buffered sightings of waiting fans in one batch.
     pub async fn flush_liveness(&self) -> Result<(), LineError> {
         let batch: Vec<(Uuid, u64, i64)> = {
-            let mut seen = lock(&self.seen);
+            let mut seen = self.seen.lock();
             seen.drain().map(|((e, i), t)| (e, i, t)).collect()
         };
         self.line.touch(&batch).await
@@ -555,7 +565,7 @@ impl Room {
                 },
             )
             .await?;
-        if let Some(cached) = lock(&self.lines).get_mut(&event) {
+        if let Some(cached) = self.lines.lock().get_mut(&event) {
             Arc::make_mut(&mut cached.state).serving = cached.state.serving.max(advanced.serving);
         }
         tracing::debug!(%event, ?budget, ?advanced, "pacer tick");
@@ -604,10 +614,4 @@ fn report(event: Uuid, line: &LineState, serving: u64) {
     metrics::gauge!("line_last_seq", "event" => label.clone()).set(line.last_seq as f64);
     metrics::gauge!("line_active_shoppers", "event" => label.clone()).set(line.active as f64);
     metrics::gauge!("line_admission_rate_per_minute", "event" => label).set(line.rate_per_minute);
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // The maps behind these locks hold caches and buffers only: a panic elsewhere cannot leave
-    // them inconsistent, so a poisoned lock is recovered.
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

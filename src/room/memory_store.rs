@@ -5,8 +5,8 @@
 //! all `cargo run` needs; its join numbers survive a restart through the reservations the
 //! room keeps in the database.
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Mutex;
 
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -75,7 +75,7 @@ impl MemoryLineStore {
 
     fn with_line<T>(&self, event: Uuid, f: impl FnOnce(&mut Line) -> T) -> T {
         // A panic while holding this lock leaves plain counters, still consistent: recover it.
-        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        let mut lines = self.lines.lock();
         f(lines.entry(event).or_default())
     }
 }
@@ -174,7 +174,7 @@ impl LineStore for MemoryLineStore {
     }
 
     async fn touch(&self, seen: &[(Uuid, u64, i64)]) -> Result<(), LineError> {
-        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        let mut lines = self.lines.lock();
         for &(event, index, at) in seen {
             let line = lines.entry(event).or_default();
             if index > line.state.serving {
@@ -221,7 +221,7 @@ impl LineStore for MemoryLineStore {
         now_ms: i64,
         expires_ms: i64,
     ) -> Result<bool, LineError> {
-        let mut claimed = self.claimed.lock().unwrap_or_else(|p| p.into_inner());
+        let mut claimed = self.claimed.lock();
         if claimed.ids.len() >= claimed.sweep_at {
             claimed.ids.retain(|_, until| *until > now_ms);
             claimed.sweep_at = (2 * claimed.ids.len()).max(CLAIMED_SWEEP_AT);
@@ -235,7 +235,7 @@ impl LineStore for MemoryLineStore {
     }
 
     async fn release_once(&self, event: Uuid, id: &str) -> Result<(), LineError> {
-        let mut claimed = self.claimed.lock().unwrap_or_else(|p| p.into_inner());
+        let mut claimed = self.claimed.lock();
         claimed.ids.remove(&(event, id.to_string()));
         Ok(())
     }
@@ -280,7 +280,7 @@ mod tests {
                 .unwrap());
         }
         let (len, sweep_at) = {
-            let c = store.claimed.lock().unwrap();
+            let c = store.claimed.lock();
             (c.ids.len(), c.sweep_at)
         };
         assert_eq!(len, CLAIMED_SWEEP_AT, "only the live claims remain");

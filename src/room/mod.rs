@@ -12,7 +12,6 @@
 
 pub mod line;
 pub mod memory_store;
-pub mod pacer;
 pub mod pacing;
 pub mod redis_store;
 pub mod token;
@@ -20,23 +19,14 @@ pub mod token;
 use async_trait::async_trait;
 use uuid::Uuid;
 
+pub use crate::domain::line::{Marks, Opening};
+
 /// What went wrong talking to the line store.
 #[derive(Debug, thiserror::Error)]
 pub enum LineError {
     /// Redis cannot be reached or timed out: the caller answers 503 with Retry-After.
     #[error("line store unavailable: {0}")]
     Unavailable(String),
-}
-
-/// The draw made when the sale opened.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Opening {
-    /// Fans who joined before opening (join numbers `1..=prequeue_size`).
-    pub prequeue_size: u64,
-    /// The draw's seed, hex.
-    pub seed: String,
-    /// When the line opened, ms since the epoch.
-    pub opened_at_ms: i64,
 }
 
 /// One event's line as every node sees it.
@@ -113,19 +103,6 @@ pub enum Turn {
     Skipped,
     /// No record (lost with a Redis wipe).
     Unknown,
-}
-
-/// Durable marks restored into a line after its store lost it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Marks {
-    /// Join numbers below this were (or may have been) handed out: a line that lost its data
-    /// (no ceiling) continues above it.
-    pub seq_floor: u64,
-    pub ceiling: u64,
-    pub serving: u64,
-    pub opening: Option<Opening>,
-    /// The line store received a block before (so a missing ceiling means lost data).
-    pub initialized: bool,
 }
 
 /// The shared state of every event's line.

@@ -12,7 +12,7 @@
 //! `active` (zset index → admission end ms), `adm` (hash index → admission end ms), `skip`
 //! (set of skipped indexes).
 
-use std::sync::RwLock;
+use parking_lot::RwLock;
 use std::time::Duration;
 
 use std::collections::HashMap;
@@ -70,7 +70,7 @@ impl RedisLineStore {
     }
 
     fn shared(&self) -> Option<MultiplexedConnection> {
-        self.conn.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.conn.read().clone()
     }
 
     async fn connection(&self) -> Result<MultiplexedConnection, LineError> {
@@ -88,7 +88,7 @@ impl RedisLineStore {
         let mut conn = deadpool_redis::Connection::take(fresh);
         // The client's own deadline (500 ms by default) would cut in before ours.
         conn.set_response_timeout(COMMAND_TIMEOUT);
-        *self.conn.write().unwrap_or_else(|p| p.into_inner()) = Some(conn.clone());
+        *self.conn.write() = Some(conn.clone());
         Ok(conn)
     }
 
@@ -130,7 +130,7 @@ impl RedisLineStore {
     }
 
     fn forget_connection(&self) {
-        *self.conn.write().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.conn.write() = None;
     }
 }
 

@@ -14,10 +14,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::config::{database_kind, DatabaseKind};
 use crate::domain::event::EventSpec;
+use crate::domain::item::ItemId;
+use crate::domain::line::{Marks, Opening};
 use crate::domain::order::{Item, NewOrder, Order, OrderStatus};
-use crate::room::{Marks, Opening};
 
 /// Name of the unique index that keeps an item in at most one live order.
 pub const ITEM_SOLD_ONCE: &str = "order_items_sold_once";
@@ -99,6 +99,24 @@ pub struct StoredOrder {
     pub order: Order,
     pub idempotency_key: String,
     pub request_hash: String,
+}
+
+/// Which database backend a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Postgres,
+    Sqlite,
+}
+
+/// Names the backend of a database URL, or `None` for an unsupported one.
+pub fn database_kind(url: &str) -> Option<DatabaseKind> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Some(DatabaseKind::Postgres)
+    } else if url.starts_with("sqlite:") {
+        Some(DatabaseKind::Sqlite)
+    } else {
+        None
+    }
 }
 
 /// Durable events and orders.
@@ -224,7 +242,7 @@ fn order_from_row(row: &impl OrderRow) -> Result<(Order, Option<Item>), StoreErr
     };
     let item = match row.maybe_text("item_id")? {
         Some(id) => Some(Item {
-            id,
+            id: ItemId::parse(&id).map_err(|e| StoreError::Corrupt(format!("item_id: {e}")))?,
             tier: row.text("tier")?,
             price_cents: row.int("price_cents")?,
         }),

@@ -17,8 +17,8 @@ use super::{
     orders_from_rows, parse_spec, sales_from_rows, spec_json, CommitOutcome, EventRecord,
     EventSales, OrderStore, StoreError, ITEM_SOLD_ONCE,
 };
+use crate::domain::line::{Marks, Opening};
 use crate::domain::order::{NewOrder, Order};
-use crate::room::{Marks, Opening};
 
 /// How long a request waits for a pooled connection before the database counts as unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -104,7 +104,7 @@ async fn insert_orders<'e>(
         for item in &o.items {
             item_orders.push(o.order_id);
             item_events.push(o.event_id);
-            item_ids.push(item.id.as_str());
+            item_ids.push(item.id.to_string());
             item_tiers.push(item.tier.as_str());
             item_prices.push(item.price_cents);
         }

@@ -21,8 +21,8 @@ use super::{
     orders_from_rows, parse_spec, sales_from_rows, spec_json, CommitOutcome, EventRecord,
     EventSales, OrderStore, StoreError, ITEM_SOLD_ONCE,
 };
+use crate::domain::line::{Marks, Opening};
 use crate::domain::order::{NewOrder, Order};
-use crate::room::{Marks, Opening};
 
 /// How long a writer waits for SQLite's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -114,7 +114,7 @@ async fn insert_order(
         )
         .bind(&id)
         .bind(&event_id)
-        .bind(&item.id)
+        .bind(item.id.to_string())
         .bind(&item.tier)
         .bind(item.price_cents)
         .execute(&mut **tx)

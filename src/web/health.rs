@@ -11,24 +11,18 @@ pub async fn healthz() -> impl Responder {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: the database and the line store both answer within the ready timeout
-/// (checked at once, so a dead backend costs one timeout, not two).
+/// `GET /readyz`: the database and the line store both answer within the ready timeout.
 pub async fn readyz(state: State) -> HttpResponse {
-    let limit = state.settings.ready_timeout;
-    let (database, line) = tokio::join!(
-        tokio::time::timeout(limit, state.store.ping()),
-        tokio::time::timeout(limit, state.room.store().ping()),
-    );
+    let ready = state.sale.ready(state.settings.ready_timeout).await;
     let word = |ok: bool| if ok { "ok" } else { "unavailable" };
-    let database_ok = matches!(database, Ok(Ok(())));
-    let line_ok = matches!(line, Ok(Ok(())));
+    let all = ready.database && ready.line;
     let body = json!({
-        "status": word(database_ok && line_ok),
-        "database": word(database_ok),
-        "line": word(line_ok),
+        "status": word(all),
+        "database": word(ready.database),
+        "line": word(ready.line),
         "line_backend": if state.settings.redis_url.is_some() { "redis" } else { "in-process" },
     });
-    if database_ok && line_ok {
+    if all {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable()

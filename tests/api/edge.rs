@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use floodgate::edge::pow;
+use floodgate_pow as pow;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -392,7 +392,7 @@ async fn bad_proof_of_work_is_refused_and_changes_nothing() {
     let token = challenge["challenge"].as_str().unwrap();
     let weak = (0u64..)
         .map(|n| n.to_string())
-        .find(|n| pow::leading_zero_bits(token, n) < 10)
+        .find(|n| pow::zero_bits(token, n) < 10)
         .unwrap();
     let body = json!({ "pow": { "challenge": token, "nonce": weak } });
     refused_because(join(Some(body)).await.unwrap(), "zero bits").await;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use floodgate::clock::ShiftedClock;
 use floodgate::config::Settings;
-use floodgate::startup::Application;
+use floodgate::startup::{Application, Stopper};
 use floodgate::web::AppState;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
@@ -114,7 +114,7 @@ pub struct TestApp {
     pub data: TestData,
     #[allow(dead_code)] // reached by tests that inspect the stores directly
     pub state: actix_web::web::Data<AppState>,
-    handle: actix_web::dev::ServerHandle,
+    stopper: Stopper,
 }
 
 impl TestApp {
@@ -140,7 +140,7 @@ impl TestApp {
             .await
             .expect("building the app");
         let base = format!("http://{}", app.addr());
-        let handle = app.handle();
+        let stopper = app.stopper();
         let state = app.state();
         actix_web::rt::spawn(app.run_until_stopped());
         TestApp {
@@ -149,13 +149,14 @@ impl TestApp {
             clock,
             data,
             state,
-            handle,
+            stopper,
         }
     }
 
-    /// Stops the server (in-flight requests finish first).
+    /// Stops the node completely: the server (in-flight requests finish first), its pacer,
+    /// its limiter sweep and its actors.
     pub async fn stop(self) {
-        self.handle.stop(true).await;
+        self.stopper.stop(true).await;
     }
 
     pub fn url(&self, path: &str) -> String {

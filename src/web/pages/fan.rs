@@ -12,14 +12,16 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use uuid::Uuid;
 
-use super::{error_page, money, refusal_page, render, show_time};
-use crate::edge::Route;
-use crate::room::line::Status;
-use crate::web::api::events::view;
-use crate::web::api::queue::{self, rules};
-use crate::web::api::shop::seat_map;
-use crate::web::auth::{limit_ip, verified_admission};
-use crate::web::error::ApiError;
+use super::{money, render, show_time};
+use crate::domain::inventory::{SeatState, SeatStatus};
+use crate::domain::item::ItemId;
+use crate::domain::order::OrderStatus;
+use crate::room::line::{FanState, Status};
+use crate::sale::{self, SaleError};
+use crate::web::error::{ApiError, Back, PageError, Refusal};
+use crate::web::extract::{
+    admission_cookie, fan_token, is_organizer, set_cookies, Admitted, Joiner, StatusRoute, Ticket,
+};
 use crate::web::State;
 
 /// The waiting room.
@@ -38,7 +40,7 @@ pub struct QueuePage {
 
 /// What the waiting room shows before its script runs.
 pub struct StatusView {
-    pub state: &'static str,
+    pub state: FanState,
     pub position: u64,
     pub ahead: u64,
     pub eta: String,
@@ -63,65 +65,72 @@ pub fn eta_range(secs: Option<u64>) -> String {
 
 fn status_view(status: &Status) -> StatusView {
     StatusView {
-        state: status.state.as_str(),
+        state: status.state,
         position: status.position,
         ahead: status.ahead,
         eta: eta_range(Some(status.eta_secs)),
     }
 }
 
-async fn queue_page(req: HttpRequest, state: State, path: web::Path<Uuid>) -> HttpResponse {
+async fn queue_page(
+    ticket: Result<Ticket<StatusRoute>, Refusal>,
+    state: State,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, PageError> {
     let event = path.into_inner();
-    let client = match limit_ip(&req, &state, event, Route::Status) {
-        Ok(client) => client,
-        Err(e) => return error_page(&e),
-    };
-    let (v, rules) = match tokio::try_join!(view(&state, event), rules(&state, event)) {
-        Ok(found) => found,
-        Err(e) => return error_page(&e),
-    };
     // Without a ticket the page renders empty and its script joins; a limited caller gets
     // the refusal page, as from the API.
-    let status = match queue::ticket_status(&req, &state, event, client, &rules).await {
-        Ok(s) => Some(status_view(&s)),
-        Err(e @ ApiError::RateLimited(_)) => return error_page(&e),
-        Err(_) => None,
+    let ticket = match ticket {
+        Ok(ticket) => Some(ticket),
+        Err(refusal) => match refusal.error() {
+            ApiError::RateLimited(_) | ApiError::Sale(SaleError::NotFound(_)) => {
+                return Err(refusal.into())
+            }
+            _ => None,
+        },
     };
-    render(
+    let view = sale::list_events::event(&state.sale, event).await?;
+    let status = match ticket {
+        Some(t) => Some(sale::status::status(&state.sale, event, &t.claims, t.token).await?),
+        None => None,
+    };
+    Ok(render(
         StatusCode::OK,
         &QueuePage {
             id: event,
-            name: v.name,
-            venue: v.venue,
-            pow_bits: rules.pow_bits,
-            opens_at: v.sale_opens_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-            status,
+            name: view.name,
+            venue: view.venue,
+            pow_bits: view.pow_difficulty_bits,
+            opens_at: view
+                .sale_opens_at
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default(),
+            status: status.as_ref().map(status_view),
         },
-    )
+    ))
 }
 
 /// `POST /events/{id}/queue` from the event page's form: joins at once when the event asks
 /// no proof of work (so the line works without scripts), else leaves it to the page's worker.
-async fn queue_form(req: HttpRequest, state: State, path: web::Path<Uuid>) -> HttpResponse {
-    let event = path.into_inner();
-    let joined = async {
-        let client = limit_ip(&req, &state, event, Route::Join)?;
-        if rules(&state, event).await?.pow_bits > 0 {
-            return Ok(None);
-        }
-        let (status, _) =
-            queue::join_line(&req, &state, event, client, &Default::default()).await?;
-        Ok::<_, ApiError>(Some(status))
-    };
+async fn queue_form(joiner: Joiner, state: State) -> Result<HttpResponse, PageError> {
+    let event = joiner.event;
+    let view = sale::list_events::event(&state.sale, event).await?;
     let mut redirect = HttpResponse::SeeOther();
-    match joined.await {
-        Ok(Some(status)) => queue::set_cookies(&mut redirect, event, &status, true),
-        Ok(None) => {}
-        Err(e) => return error_page(&e),
+    if view.pow_difficulty_bits == 0 {
+        let joined = sale::join::join(
+            &state.sale,
+            sale::join::JoinRequest {
+                event,
+                own: joiner.own,
+                pow: None,
+            },
+        )
+        .await?;
+        set_cookies(&mut redirect, event, &joined.status, true);
     }
-    redirect
+    Ok(redirect
         .insert_header((header::LOCATION, format!("/events/{event}/queue")))
-        .finish()
+        .finish())
 }
 
 /// One row of seats on the map.
@@ -132,9 +141,10 @@ pub struct SeatRow {
 
 /// One seat on the map.
 pub struct SeatCell {
-    pub id: String,
-    pub number: String,
-    pub status: &'static str,
+    pub id: ItemId,
+    pub number: u32,
+    pub status: SeatState,
+    pub free: bool,
     pub price: String,
 }
 
@@ -166,35 +176,30 @@ pub struct ShopPage {
 }
 
 /// A section's seats by row number, each with its seat number.
-type RowsByNumber = BTreeMap<u32, Vec<(u32, SeatCell)>>;
+type RowsByNumber = BTreeMap<u32, Vec<SeatCell>>;
 
-/// Builds the seat map's sections from seat ids (`SECTION-ROW-SEAT`), rows and seats in order.
-pub fn sections(
-    seats: &[crate::domain::inventory::SeatStatus],
-    prices: &BTreeMap<String, i64>,
-) -> Vec<Section> {
+/// Builds the seat map's sections from the seats, rows and seats in order.
+pub fn sections(seats: &[SeatStatus], prices: &BTreeMap<String, i64>) -> Vec<Section> {
     let mut map: BTreeMap<String, (String, RowsByNumber)> = BTreeMap::new();
     for seat in seats {
-        let mut parts = seat.id.rsplitn(3, '-');
-        let (Some(number), Some(row), Some(section)) = (parts.next(), parts.next(), parts.next())
+        let ItemId::Seat {
+            section,
+            row,
+            seat: number,
+        } = &seat.id
         else {
             continue;
         };
-        let (Ok(n), Ok(r)) = (number.parse::<u32>(), row.parse::<u32>()) else {
-            continue;
-        };
         let entry = map
-            .entry(section.to_string())
+            .entry(section.clone())
             .or_insert_with(|| (seat.tier.clone(), BTreeMap::new()));
-        entry.1.entry(r).or_default().push((
-            n,
-            SeatCell {
-                id: seat.id.clone(),
-                number: number.to_string(),
-                status: seat.status,
-                price: money(prices.get(&seat.tier).copied().unwrap_or(0)),
-            },
-        ));
+        entry.1.entry(*row).or_default().push(SeatCell {
+            id: seat.id.clone(),
+            number: *number,
+            status: seat.status,
+            free: seat.status == SeatState::Free,
+            price: money(prices.get(&seat.tier).copied().unwrap_or(0)),
+        });
     }
     map.into_iter()
         .map(|(name, (tier, rows))| Section {
@@ -203,10 +208,10 @@ pub fn sections(
             rows: rows
                 .into_iter()
                 .map(|(r, mut seats)| {
-                    seats.sort_by_key(|(n, _)| *n);
+                    seats.sort_by_key(|s| s.number);
                     SeatRow {
                         label: r.to_string(),
-                        seats: seats.into_iter().map(|(_, s)| s).collect(),
+                        seats,
                     }
                 })
                 .collect(),
@@ -214,30 +219,21 @@ pub fn sections(
         .collect()
 }
 
-async fn shop_page(req: HttpRequest, state: State, path: web::Path<Uuid>) -> HttpResponse {
-    let event = path.into_inner();
-    let result = async {
-        let (seats, tiers) = seat_map(&req, &state, event).await?;
-        let v = view(&state, event).await?;
-        Ok::<_, ApiError>((v, seats, tiers))
-    }
-    .await;
-    let (v, seats, tiers) = match result {
-        Ok(found) => found,
-        Err(ApiError::NotAdmitted(_)) => return not_admitted(event),
-        Err(e) => return error_page(&e),
-    };
+async fn shop_page(fan: Admitted<StatusRoute>, state: State) -> Result<HttpResponse, PageError> {
+    let event = fan.event;
+    let (seats, tiers) = sale::hold::seat_map(&state.sale, event).await?;
+    let view = sale::list_events::event(&state.sale, event).await?;
     let prices: BTreeMap<String, i64> = tiers
         .iter()
         .map(|t| (t.id.clone(), t.price_cents))
         .collect();
     let sold_out = tiers.iter().all(|t| t.available == 0);
-    render(
+    Ok(render(
         StatusCode::OK,
         &ShopPage {
             id: event,
-            name: v.name,
-            max_per_order: v.max_per_order,
+            name: view.name,
+            max_per_order: view.max_per_order,
             sections: sections(&seats, &prices),
             tiers: tiers
                 .into_iter()
@@ -251,16 +247,7 @@ async fn shop_page(req: HttpRequest, state: State, path: web::Path<Uuid>) -> Htt
                 .collect(),
             sold_out,
         },
-    )
-}
-
-/// 403 for the shop and checkout: the refusal page, pointing back to the line.
-fn not_admitted(event: Uuid) -> HttpResponse {
-    refusal_page(
-        &ApiError::NotAdmitted(String::new()),
-        &format!("/events/{event}/queue"),
-        "Back to the line",
-    )
+    ))
 }
 
 /// Checkout for one hold.
@@ -273,26 +260,25 @@ pub struct CheckoutPage {
 }
 
 async fn checkout_page(
-    req: HttpRequest,
     state: State,
     path: web::Path<(Uuid, Uuid)>,
-) -> HttpResponse {
+    req: HttpRequest,
+) -> Result<HttpResponse, PageError> {
     let (event, hold_id) = path.into_inner();
-    let v = match view(&state, event).await {
-        Ok(v) => v,
-        Err(e) => return error_page(&e),
-    };
-    if verified_admission(&req, &state, event).is_err() {
-        return not_admitted(event);
+    let view = sale::list_events::event(&state.sale, event).await?;
+    let token = fan_token(&req, &admission_cookie(event));
+    if let Err(e) = state.sale.admission(event, token.as_deref()) {
+        state.sale.refusals().not_admitted(event);
+        return Err(PageError::new(e, Back::Line(event)));
     }
-    render(
+    Ok(render(
         StatusCode::OK,
         &CheckoutPage {
             id: event,
-            name: v.name,
+            name: view.name,
             hold_id,
         },
-    )
+    ))
 }
 
 /// One line of the confirmation.
@@ -318,43 +304,43 @@ pub struct OrderPage {
     pub total: String,
 }
 
-async fn order_page(req: HttpRequest, state: State, path: web::Path<Uuid>) -> HttpResponse {
+async fn order_page(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, PageError> {
     let order_id = path.into_inner();
-    let order = match state.store.get_order(order_id).await {
-        Ok(Some(order)) => order,
-        Ok(None) => return error_page(&ApiError::NotFound("order")),
-        Err(e) => return error_page(&e.into()),
-    };
-    if !crate::web::api::orders::may_read(&req, &state, &order) {
-        return error_page(&ApiError::NotFound("order"));
+    let order = sale::order::find(&state.sale, order_id).await?;
+    let token = fan_token(&req, &admission_cookie(order.event_id));
+    if !is_organizer(&req, &state)
+        && !sale::order::bought_with(&state.sale, &order, token.as_deref())
+    {
+        return Err(ApiError::not_found("order").into());
     }
-    let v = match view(&state, order.event_id).await {
-        Ok(v) => v,
-        Err(e) => return error_page(&e),
-    };
-    render(
+    let view = sale::list_events::event(&state.sale, order.event_id).await?;
+    Ok(render(
         StatusCode::OK,
         &OrderPage {
             order_id,
             event_id: order.event_id,
-            event_name: v.name,
-            venue: v.venue,
-            starts_at: show_time(v.starts_at),
+            event_name: view.name,
+            venue: view.venue,
+            starts_at: show_time(view.starts_at),
             buyer: order.name.clone(),
             email: order.email.clone(),
-            cancelled: order.status == crate::domain::order::OrderStatus::Cancelled,
+            cancelled: order.status == OrderStatus::Cancelled,
             lines: order
                 .items
                 .iter()
                 .map(|i| OrderLine {
-                    id: i.id.clone(),
+                    id: i.id.to_string(),
                     tier: i.tier.clone(),
                     price: money(i.price_cents),
                 })
                 .collect(),
             total: money(order.total_cents),
         },
-    )
+    ))
 }
 
 /// Registers the fan pages.
@@ -375,7 +361,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::inventory::SeatStatus;
 
     #[test]
     fn eta_is_a_range_in_minutes() {
@@ -387,27 +372,23 @@ mod tests {
     #[test]
     fn the_seat_map_is_ordered_by_section_row_and_seat() {
         let seat = |id: &str, status| SeatStatus {
-            id: id.into(),
+            id: ItemId::parse(id).unwrap(),
             tier: "lower".into(),
             status,
         };
         let seats = [
-            seat("B-1-1", "free"),
-            seat("A-2-10", "sold"),
-            seat("A-2-9", "held"),
-            seat("A-1-1", "free"),
+            seat("B-1-1", SeatState::Free),
+            seat("A-2-10", SeatState::Sold),
+            seat("A-2-9", SeatState::Held),
+            seat("A-1-1", SeatState::Free),
         ];
         let prices = BTreeMap::from([("lower".to_string(), 9000)]);
         let map = sections(&seats, &prices);
         assert_eq!(map.len(), 2);
         assert_eq!(map[0].name, "A");
         assert_eq!(map[0].rows[1].label, "2");
-        let numbers: Vec<&str> = map[0].rows[1]
-            .seats
-            .iter()
-            .map(|s| s.number.as_str())
-            .collect();
-        assert_eq!(numbers, ["9", "10"]);
+        let numbers: Vec<u32> = map[0].rows[1].seats.iter().map(|s| s.number).collect();
+        assert_eq!(numbers, [9, 10]);
         assert_eq!(map[0].rows[1].seats[0].price, "$90.00");
     }
 

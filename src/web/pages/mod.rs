@@ -9,24 +9,11 @@ use actix_web::{web, HttpMessage, HttpResponse};
 use askama::Template;
 use uuid::Uuid;
 
-use super::api::events::{event_views, view, EventView};
-use super::error::ApiError;
+use super::error::{ApiError, PageError};
+pub use super::render::render;
 use super::State;
-
-/// Renders a template into a response, or a plain 500 if rendering fails (logged).
-pub fn render(status: StatusCode, template: &impl Template) -> HttpResponse {
-    match template.render() {
-        Ok(html) => HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .body(html),
-        Err(e) => {
-            tracing::error!(error = %e, "template rendering failed");
-            HttpResponse::InternalServerError()
-                .content_type("text/plain; charset=utf-8")
-                .body("internal error")
-        }
-    }
-}
+use crate::domain::inventory::SaleState;
+use crate::sale::{self, list_events::EventView};
 
 /// Formats cents as a price (`$129.00`).
 pub fn money(cents: i64) -> String {
@@ -41,124 +28,60 @@ pub fn show_time(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// An event state in the fan's words.
-pub fn state_label(state: &str) -> &'static str {
+pub fn state_label(state: SaleState) -> &'static str {
     match state {
-        "scheduled" => "On sale soon",
-        "on_sale" => "On sale",
-        "paused" => "Paused",
-        "sold_out" => "Sold out",
-        _ => "Sale closed",
+        SaleState::Scheduled => "On sale soon",
+        SaleState::OnSale => "On sale",
+        SaleState::Paused => "Paused",
+        SaleState::SoldOut => "Sold out",
+        SaleState::Closed => "Sale closed",
     }
 }
 
-/// The error page, in the site's style.
-#[derive(Template)]
-#[template(path = "error.html")]
-pub struct ErrorPage {
-    pub title: String,
-    pub message: String,
-    pub back_href: String,
-    pub back_label: String,
+/// An event as a list shows it: name, venue, show time and sale state, with the figure of the
+/// list (from-price, or sold of capacity).
+pub struct EventLine {
+    pub id: Uuid,
+    pub name: String,
+    pub venue: String,
+    pub starts_at: String,
+    pub state: SaleState,
+    pub state_label: &'static str,
+    /// The list's own figure (`from $99.00`, `12 / 400`).
+    pub figure: String,
 }
 
-/// Turns an API error into the matching HTML page, with a link back to the events.
-pub fn error_page(err: &ApiError) -> HttpResponse {
-    refusal_page(err, "/", "Back to events")
-}
-
-/// Turns an API error into the matching HTML page, with a link back to `back_href`.
-pub fn refusal_page(err: &ApiError, back_href: &str, back_label: &str) -> HttpResponse {
-    use actix_web::ResponseError;
-    let (title, message) = match err {
-        ApiError::NotFound(what) => (
-            format!("{} not found", capitalize(what)),
-            "It may have been removed, or the link is mistyped.".to_string(),
-        ),
-        ApiError::Backend(_) | ApiError::Busy(..) => (
-            "Busy right now".into(),
-            "We could not complete that just now. Nothing was changed; please retry in a moment."
-                .into(),
-        ),
-        ApiError::RateLimited(secs) => (
-            "Slow down a little".into(),
-            format!("Too many requests from your connection. Please wait {secs} s and try again; your place in line is kept."),
-        ),
-        ApiError::NotAdmitted(_) => (
-            "You have not been admitted yet".into(),
-            "The shop opens to fans in the order they joined the line. Go back to the line and you will be let in when it is your turn.".into(),
-        ),
-        ApiError::Unavailable(_) => (
-            "Those places were just taken".into(),
-            "Someone got there first. Please pick again.".into(),
-        ),
-        ApiError::HoldExpired => (
-            "Your hold expired".into(),
-            "The places you held were released when the time ran out. Pick again while your admission lasts.".into(),
-        ),
-        ApiError::SaleNotOpen(message) => ("The sale is not open".into(), message.clone()),
-        other => ("Something went wrong".into(), other.public_message()),
-    };
-    let mut response = render(
-        err.status_code(),
-        &ErrorPage {
-            title,
-            message,
-            back_href: back_href.into(),
-            back_label: back_label.into(),
-        },
-    );
-    if let Some(secs) = err.retry_after() {
-        if let Ok(value) = secs.to_string().parse() {
-            response
-                .headers_mut()
-                .insert(actix_web::http::header::RETRY_AFTER, value);
+impl EventLine {
+    /// The line of `view`, with its figure.
+    pub fn new(view: EventView, figure: String) -> Self {
+        EventLine {
+            id: view.id,
+            starts_at: show_time(view.starts_at),
+            state: view.state,
+            state_label: state_label(view.state),
+            name: view.name,
+            venue: view.venue,
+            figure,
         }
     }
-    response
-}
-
-fn capitalize(word: &str) -> String {
-    let mut chars = word.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
-        .unwrap_or_default()
-}
-
-struct EventCard {
-    id: Uuid,
-    name: String,
-    venue: String,
-    starts_at: String,
-    state: &'static str,
-    state_label: &'static str,
-    from_price: String,
 }
 
 #[derive(Template)]
 #[template(path = "index.html")]
 struct IndexPage {
-    events: Vec<EventCard>,
+    events: Vec<EventLine>,
 }
 
-async fn index(state: State) -> HttpResponse {
-    let views = match event_views(&state).await {
-        Ok(v) => v,
-        Err(e) => return error_page(&e),
-    };
+async fn index(state: State) -> Result<HttpResponse, PageError> {
+    let views = sale::list_events::events(&state.sale).await?;
     let events = views
         .into_iter()
-        .map(|view| EventCard {
-            id: view.id,
-            from_price: money(view.tiers.iter().map(|t| t.price_cents).min().unwrap_or(0)),
-            name: view.name,
-            venue: view.venue,
-            starts_at: show_time(view.starts_at),
-            state: view.state,
-            state_label: state_label(view.state),
+        .map(|view| {
+            let from = view.tiers.iter().map(|t| t.price_cents).min().unwrap_or(0);
+            EventLine::new(view, money(from))
         })
         .collect();
-    render(StatusCode::OK, &IndexPage { events })
+    Ok(render(StatusCode::OK, &IndexPage { events }))
 }
 
 struct TierRow {
@@ -179,7 +102,7 @@ struct EventPage {
     opens_at: Option<String>,
     /// The opening as RFC 3339, for the countdown script, while the sale is still to open.
     opens_iso: Option<String>,
-    state: &'static str,
+    state: SaleState,
     state_label: &'static str,
     joinable: bool,
     tiers: Vec<TierRow>,
@@ -193,9 +116,9 @@ impl From<EventView> for EventPage {
             opens_at: v.sale_opens_at.map(show_time),
             opens_iso: v
                 .sale_opens_at
-                .filter(|_| v.state == "scheduled")
+                .filter(|_| v.state == SaleState::Scheduled)
                 .map(|t| t.to_rfc3339()),
-            joinable: matches!(v.state, "on_sale" | "scheduled"),
+            joinable: matches!(v.state, SaleState::OnSale | SaleState::Scheduled),
             state: v.state,
             state_label: state_label(v.state),
             tiers: v
@@ -215,16 +138,14 @@ impl From<EventView> for EventPage {
     }
 }
 
-async fn event(state: State, path: web::Path<Uuid>) -> HttpResponse {
-    match view(&state, path.into_inner()).await {
-        Ok(v) => render(StatusCode::OK, &EventPage::from(v)),
-        Err(e) => error_page(&e),
-    }
+async fn event(state: State, path: web::Path<Uuid>) -> Result<HttpResponse, PageError> {
+    let view = sale::list_events::event(&state.sale, path.into_inner()).await?;
+    Ok(render(StatusCode::OK, &EventPage::from(view)))
 }
 
-async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
+async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, PageError> {
     req.extensions_mut().insert(crate::telemetry::UNMATCHED);
-    error_page(&ApiError::NotFound("page"))
+    Err(ApiError::not_found("page").into())
 }
 
 /// Registers the page routes and static assets.
@@ -267,7 +188,7 @@ mod tests {
             starts_at: "soon".into(),
             opens_at: None,
             opens_iso: None,
-            state: "on_sale",
+            state: SaleState::OnSale,
             state_label: "On sale",
             joinable: true,
             tiers: vec![],

@@ -9,7 +9,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::domain::event::{AdmissionSettings, EventSpec, GaTier, SeatingBlock};
-use crate::web::api::events::EventPatch;
+use crate::sale::edit_event::EventPatch;
 
 /// Spare blank rows offered for new tiers and seating blocks.
 pub const SPARE_ROWS: usize = 2;

@@ -17,19 +17,17 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use self::event_form::EventForm;
-use self::session::Session;
-use super::{money, refusal_page, render, show_time, state_label};
-use crate::domain::inventory::TierCounts;
+use self::session::{form_fields, ConsoleForm, Session, CONSOLE_PATH};
+use super::{money, render, show_time, state_label, EventLine};
+use crate::domain::inventory::{SaleState, TierCounts};
 use crate::domain::order::{Order, OrderStatus};
 use crate::edge::Route;
-use crate::inventory::actor::GetSnapshot;
-use crate::web::api::events::{change, create_event, event_views, EventView};
-use crate::web::api::inventory;
-use crate::web::api::orders::{cancel_order, csv_export, search_term};
-use crate::web::api::stats::{event_stats, stats_of, Stats};
-use crate::web::auth::rate_limited;
-use crate::web::error::ApiError;
-use crate::web::State;
+use crate::sale::list_events::EventView;
+use crate::sale::stats::Stats;
+use crate::sale::{self, export, SaleError};
+use crate::web::error::{ApiError, Back, PageError};
+use crate::web::extract::rate_limited;
+use crate::web::{csv_download, organizer_limits, read_body, State, ORGANIZER_BODY_LIMIT};
 
 /// Orders per page of the console's orders table.
 pub const ORDERS_PER_PAGE: u32 = 50;
@@ -53,22 +51,11 @@ struct LoginPage {
     error: Option<String>,
 }
 
-struct EventRow {
-    id: Uuid,
-    name: String,
-    venue: String,
-    starts_at: String,
-    state: &'static str,
-    state_label: &'static str,
-    sold: u64,
-    capacity: u64,
-}
-
 #[derive(Template)]
 #[template(path = "console/events.html")]
 struct EventsPage {
     chrome: Chrome,
-    events: Vec<EventRow>,
+    events: Vec<EventLine>,
 }
 
 #[derive(Template)]
@@ -123,7 +110,7 @@ struct DashboardPage {
     venue: String,
     starts_at: String,
     opens_at: Option<String>,
-    state: &'static str,
+    state: SaleState,
     state_label: &'static str,
     paused: bool,
     rate_per_minute: u32,
@@ -151,7 +138,7 @@ impl From<Order> for OrderRow {
             items: o
                 .items
                 .iter()
-                .map(|i| i.id.as_str())
+                .map(|i| i.id.to_string())
                 .collect::<Vec<_>>()
                 .join(", "),
             total: money(o.total_cents),
@@ -183,62 +170,15 @@ struct OrdersQuery {
     after: Option<Uuid>,
 }
 
-/// Why a console request was turned away.
-enum Denied {
-    /// No valid session: to the login.
-    NotSignedIn,
-    /// A form without its session's token.
-    Forged(ApiError),
-}
-
-impl Denied {
-    fn answer(self) -> HttpResponse {
-        match self {
-            Denied::NotSignedIn => see_other(session::CONSOLE_PATH),
-            Denied::Forged(e) => console_error(&e, session::CONSOLE_PATH),
-        }
-    }
-}
-
-/// The logged-in organizer.
-fn signed_in(req: &HttpRequest, state: &State) -> Result<Session, Denied> {
-    session::session(req, state).ok_or(Denied::NotSignedIn)
-}
-
-/// A posted console form's fields, once its session and anti-forgery token are checked.
-fn posted(
-    req: &HttpRequest,
-    state: &State,
-    body: &[u8],
-) -> Result<(Session, Vec<(String, String)>), Denied> {
-    let session = signed_in(req, state)?;
-    let pairs = form_pairs(body);
-    session
-        .check_csrf(field(&pairs, "csrf"))
-        .map_err(Denied::Forged)?;
-    Ok((session, pairs))
-}
-
-/// The fields of an `application/x-www-form-urlencoded` body.
-fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(body).into_owned().collect()
-}
-
-fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
 fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .finish()
 }
 
-fn console_error(err: &ApiError, back: &str) -> HttpResponse {
-    refusal_page(err, back, "Back to the console")
+/// An error on a console page, linking back to `back`.
+fn console_error(error: impl Into<ApiError>, back: &str) -> PageError {
+    PageError::new(error, Back::Console(back.into()))
 }
 
 fn private(mut response: HttpResponse) -> HttpResponse {
@@ -250,65 +190,60 @@ fn private(mut response: HttpResponse) -> HttpResponse {
     response
 }
 
-async fn home(req: HttpRequest, state: State) -> HttpResponse {
-    let session = match session::session(&req, &state) {
-        Some(s) => s,
-        None => return private(render(StatusCode::OK, &LoginPage { error: None })),
+async fn home(session: Option<Session>, state: State) -> Result<HttpResponse, PageError> {
+    let Some(session) = session else {
+        return Ok(private(render(StatusCode::OK, &LoginPage { error: None })));
     };
-    let views = match event_views(&state).await {
-        Ok(v) => v,
-        Err(e) => return console_error(&e, "/"),
-    };
+    let views = sale::list_events::events(&state.sale)
+        .await
+        .map_err(|e| console_error(e, "/"))?;
     // Newest first: the event being set up is the one the organizer came for.
     let events = views
         .into_iter()
         .rev()
-        .map(|v| EventRow {
-            id: v.id,
-            starts_at: show_time(v.starts_at),
-            state: v.state,
-            state_label: state_label(v.state),
-            sold: v.tiers.iter().map(|t| u64::from(t.sold)).sum(),
-            capacity: v.tiers.iter().map(|t| u64::from(t.capacity)).sum(),
-            name: v.name,
-            venue: v.venue,
+        .map(|v| {
+            let sold: u64 = v.tiers.iter().map(|t| u64::from(t.sold)).sum();
+            let capacity: u64 = v.tiers.iter().map(|t| u64::from(t.capacity)).sum();
+            EventLine::new(v, format!("{sold} / {capacity}"))
         })
         .collect();
-    private(render(
+    Ok(private(render(
         StatusCode::OK,
         &EventsPage {
             chrome: Chrome::new(&session),
             events,
         },
-    ))
+    )))
 }
 
-async fn login(req: HttpRequest, state: State, body: web::Bytes) -> HttpResponse {
+async fn login(
+    req: HttpRequest,
+    state: State,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
     let client = state.edge.client(&req);
     if let Err(wait) = state.edge.check_ip(Route::Login, client) {
-        return console_error(&rate_limited(wait), session::CONSOLE_PATH);
+        return Err(console_error(rate_limited(wait), CONSOLE_PATH));
     }
-    let pairs = form_pairs(&body);
-    if !session::is_organizer_token(&state, field(&pairs, "token").unwrap_or("")) {
+    let body = read_body(body, ORGANIZER_BODY_LIMIT).map_err(|e| console_error(e, CONSOLE_PATH))?;
+    let fields = form_fields(&body);
+    if !session::is_organizer_token(&state, session::field(&fields, "token").unwrap_or("")) {
         tracing::warn!("console login with a wrong token");
         let page = LoginPage {
             error: Some("That is not the organizer token. Check it and try again.".into()),
         };
-        return private(render(StatusCode::UNAUTHORIZED, &page));
+        return Ok(private(render(StatusCode::UNAUTHORIZED, &page)));
     }
-    HttpResponse::SeeOther()
+    Ok(HttpResponse::SeeOther()
         .cookie(session::start(&req, &state))
-        .insert_header((header::LOCATION, session::CONSOLE_PATH))
-        .finish()
+        .insert_header((header::LOCATION, CONSOLE_PATH))
+        .finish())
 }
 
-async fn logout(req: HttpRequest, state: State, body: web::Bytes) -> HttpResponse {
-    if let Err(denied) = posted(&req, &state, &body) {
-        return denied.answer();
-    }
+async fn logout(_: ConsoleForm, req: HttpRequest) -> HttpResponse {
     HttpResponse::SeeOther()
         .cookie(session::end(&req))
-        .insert_header((header::LOCATION, session::CONSOLE_PATH))
+        .insert_header((header::LOCATION, CONSOLE_PATH))
         .finish()
 }
 
@@ -336,11 +271,8 @@ fn form_page(
     ))
 }
 
-async fn new_event(req: HttpRequest, state: State) -> HttpResponse {
-    match signed_in(&req, &state) {
-        Ok(session) => form_page(StatusCode::OK, &session, None, EventForm::blank(), vec![]),
-        Err(denied) => denied.answer(),
-    }
+async fn new_event(session: Session) -> HttpResponse {
+    form_page(StatusCode::OK, &session, None, EventForm::blank(), vec![])
 }
 
 /// The answer to a refused event form: the same form, as typed, with the reasons.
@@ -348,129 +280,110 @@ fn refused_form(
     session: &Session,
     id: Option<Uuid>,
     mut form: EventForm,
-    err: Result<ApiError, Vec<String>>,
+    reasons: Vec<String>,
 ) -> HttpResponse {
-    let errors = match err {
-        Err(field_errors) => field_errors,
-        Ok(ApiError::Invalid(reason)) => vec![reason],
-        Ok(other) => return console_error(&other, session::CONSOLE_PATH),
-    };
     form.add_spare_rows();
-    form_page(StatusCode::UNPROCESSABLE_ENTITY, session, id, form, errors)
+    form_page(StatusCode::UNPROCESSABLE_ENTITY, session, id, form, reasons)
 }
 
-async fn create(req: HttpRequest, state: State, body: web::Bytes) -> HttpResponse {
-    let (session, pairs) = match posted(&req, &state, &body) {
-        Ok(p) => p,
-        Err(denied) => return denied.answer(),
-    };
-    let form = EventForm::from_pairs(&pairs, &[], &[]);
+/// The answer to a saved event form: to the dashboard, or the form again with the reason the
+/// sale gave.
+fn saved_or_refused(
+    session: &Session,
+    id: Option<Uuid>,
+    form: EventForm,
+    saved: Result<EventView, SaleError>,
+) -> Result<HttpResponse, PageError> {
+    match saved {
+        Ok(v) => Ok(see_other(&format!("/organizer/events/{}", v.id))),
+        Err(SaleError::Invalid(reason)) => Ok(refused_form(session, id, form, vec![reason])),
+        Err(e) => Err(console_error(e, CONSOLE_PATH)),
+    }
+}
+
+async fn create(posted: ConsoleForm, state: State) -> Result<HttpResponse, PageError> {
+    let form = EventForm::from_pairs(&posted.fields, &[], &[]);
     let spec = match form.to_spec() {
         Ok(spec) => spec,
-        Err(errors) => return refused_form(&session, None, form, Err(errors)),
+        Err(reasons) => return Ok(refused_form(&posted.session, None, form, reasons)),
     };
-    match create_event(&state, spec).await {
-        Ok(v) => see_other(&format!("/organizer/events/{}", v.id)),
-        Err(e) => refused_form(&session, None, form, Ok(e)),
-    }
+    let saved = sale::create_event::create_event(&state.sale, spec).await;
+    saved_or_refused(&posted.session, None, form, saved)
 }
 
-async fn edit_event(req: HttpRequest, state: State, path: web::Path<Uuid>) -> HttpResponse {
-    let session = match signed_in(&req, &state) {
-        Ok(s) => s,
-        Err(denied) => return denied.answer(),
-    };
+async fn edit_event(
+    session: Session,
+    state: State,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, PageError> {
     let id = path.into_inner();
-    match state.store.get_event(id).await {
-        Ok(Some(record)) => form_page(
-            StatusCode::OK,
-            &session,
-            Some(id),
-            EventForm::from_spec(&record.spec),
-            vec![],
-        ),
-        Ok(None) => console_error(&ApiError::NotFound("event"), session::CONSOLE_PATH),
-        Err(e) => console_error(&e.into(), session::CONSOLE_PATH),
-    }
+    let spec = sale::edit_event::saved_spec(&state.sale, id)
+        .await
+        .map_err(|e| console_error(e, CONSOLE_PATH))?;
+    Ok(form_page(
+        StatusCode::OK,
+        &session,
+        Some(id),
+        EventForm::from_spec(&spec),
+        vec![],
+    ))
 }
 
 async fn save_event(
-    req: HttpRequest,
+    posted: ConsoleForm,
     state: State,
     path: web::Path<Uuid>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let (session, pairs) = match posted(&req, &state, &body) {
-        Ok(p) => p,
-        Err(denied) => return denied.answer(),
-    };
+) -> Result<HttpResponse, PageError> {
     let id = path.into_inner();
-    let saved = match state.store.get_event(id).await {
-        Ok(Some(record)) => record.spec,
-        Ok(None) => return console_error(&ApiError::NotFound("event"), session::CONSOLE_PATH),
-        Err(e) => return console_error(&e.into(), session::CONSOLE_PATH),
-    };
+    let saved = sale::edit_event::saved_spec(&state.sale, id)
+        .await
+        .map_err(|e| console_error(e, CONSOLE_PATH))?;
     let tier_ids: Vec<String> = saved.tiers.iter().map(|t| t.id.clone()).collect();
     let sections: Vec<String> = saved.seating.iter().map(|b| b.section.clone()).collect();
-    let form = EventForm::from_pairs(&pairs, &tier_ids, &sections);
+    let form = EventForm::from_pairs(&posted.fields, &tier_ids, &sections);
     let patch = match form.to_patch() {
         Ok(p) => p,
-        Err(errors) => return refused_form(&session, Some(id), form, Err(errors)),
+        Err(reasons) => return Ok(refused_form(&posted.session, Some(id), form, reasons)),
     };
-    match change(&state, id, |r| r.spec = patch.apply(r.spec.clone())).await {
-        Ok(_) => see_other(&format!("/organizer/events/{id}")),
-        Err(e) => refused_form(&session, Some(id), form, Ok(e)),
-    }
+    let saved = sale::edit_event::edit_event(&state.sale, id, patch).await;
+    saved_or_refused(&posted.session, Some(id), form, saved)
 }
 
 async fn set_paused(
-    req: HttpRequest,
+    _: ConsoleForm,
     state: State,
     path: web::Path<(Uuid, String)>,
-    body: web::Bytes,
-) -> HttpResponse {
-    if let Err(denied) = posted(&req, &state, &body) {
-        return denied.answer();
-    }
+) -> Result<HttpResponse, PageError> {
     let (id, action) = path.into_inner();
     let paused = match action.as_str() {
         "pause" => true,
         "resume" => false,
-        _ => return console_error(&ApiError::NotFound("page"), session::CONSOLE_PATH),
+        _ => return Err(console_error(ApiError::not_found("page"), CONSOLE_PATH)),
     };
     let back = format!("/organizer/events/{id}");
-    match change(&state, id, |r| r.paused = paused).await {
-        Ok(_) => see_other(&back),
-        Err(e) => console_error(&e, &back),
-    }
+    sale::pause::pause(&state.sale, id, paused)
+        .await
+        .map_err(|e| console_error(e, &back))?;
+    Ok(see_other(&back))
 }
 
-async fn dashboard(req: HttpRequest, state: State, path: web::Path<Uuid>) -> HttpResponse {
-    let session = match signed_in(&req, &state) {
-        Ok(s) => s,
-        Err(denied) => return denied.answer(),
-    };
-    let id = path.into_inner();
-    // One snapshot serves the event, its numbers and its pause flag.
-    let found = async {
-        let snap = inventory(&state, id).await?.ask(GetSnapshot).await?;
-        let stats = stats_of(&state, id, &snap).await?;
-        Ok::<_, ApiError>((snap, stats))
-    };
-    let (snap, stats) = match found.await {
-        Ok(found) => found,
-        Err(e) => return console_error(&e, session::CONSOLE_PATH),
-    };
-    let paused = snap.paused;
-    private(render(
+async fn dashboard(
+    session: Session,
+    state: State,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, PageError> {
+    let board = sale::stats::dashboard(&state.sale, path.into_inner())
+        .await
+        .map_err(|e| console_error(e, CONSOLE_PATH))?;
+    Ok(private(render(
         StatusCode::OK,
         &dashboard_page(
             Chrome::new(&session),
-            EventView::new(id, snap),
-            stats,
-            paused,
+            board.event,
+            board.stats,
+            board.paused,
         ),
-    ))
+    )))
 }
 
 fn dashboard_page(chrome: Chrome, v: EventView, stats: Stats, paused: bool) -> DashboardPage {
@@ -499,41 +412,35 @@ async fn live_stats(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     session::session(&req, &state).ok_or(ApiError::Unauthorized)?;
-    let stats = event_stats(&state, path.into_inner()).await?;
+    let stats = sale::stats::stats(&state.sale, path.into_inner()).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(stats))
 }
 
 async fn orders(
-    req: HttpRequest,
+    session: Session,
     state: State,
     path: web::Path<Uuid>,
     query: web::Query<OrdersQuery>,
-) -> HttpResponse {
-    let session = match signed_in(&req, &state) {
-        Ok(s) => s,
-        Err(denied) => return denied.answer(),
-    };
+) -> Result<HttpResponse, PageError> {
     let id = path.into_inner();
     let back = format!("/organizer/events/{id}");
-    let listed = async {
-        let search = search_term(query.q.as_deref())?;
-        let record = state
-            .store
-            .get_event(id)
-            .await?
-            .ok_or(ApiError::NotFound("event"))?;
-        let orders = state
-            .store
-            .list_orders(id, query.after, ORDERS_PER_PAGE, search)
-            .await?;
-        Ok::<_, ApiError>((record, orders, search.unwrap_or("").to_string()))
+    let search = export::search_term(query.q.as_deref()).map_err(|e| console_error(e, &back))?;
+    let q = search.unwrap_or("").to_string();
+    let name = sale::edit_event::saved_spec(&state.sale, id)
+        .await
+        .map_err(|e| console_error(e, &back))?
+        .name;
+    let page = export::PageRequest {
+        after: query.after,
+        limit: ORDERS_PER_PAGE,
+        search,
     };
-    let (record, orders, q) = match listed.await {
-        Ok(found) => found,
-        Err(e) => return console_error(&e, &back),
-    };
+    let orders = export::orders(&state.sale, id, page)
+        .await
+        .map_err(|e| console_error(e, &back))?
+        .orders;
     let page = |after: Option<Uuid>| {
         let base = format!("/organizer/events/{id}/orders?q={}", encode(&q));
         match after {
@@ -545,18 +452,18 @@ async fn orders(
         .then(|| orders.last().map(|o| page(Some(o.order_id))))
         .flatten();
     let here = page(query.after);
-    private(render(
+    Ok(private(render(
         StatusCode::OK,
         &OrdersPage {
             chrome: Chrome::new(&session),
             id,
-            name: record.spec.name,
+            name,
             query: q,
             orders: orders.into_iter().map(OrderRow::from).collect(),
             next,
             here,
         },
-    ))
+    )))
 }
 
 fn encode(text: &str) -> String {
@@ -570,42 +477,33 @@ async fn orders_csv(
 ) -> Result<HttpResponse, ApiError> {
     session::session(&req, &state).ok_or(ApiError::Unauthorized)?;
     let id = path.into_inner();
-    if state.store.get_event(id).await?.is_none() {
-        return Err(ApiError::NotFound("event"));
-    }
-    Ok(private(csv_export(&state, id).await?))
+    let body = export::csv(&state.sale, id).await?;
+    Ok(private(csv_download(id, body)))
 }
 
 async fn cancel(
-    req: HttpRequest,
+    posted: ConsoleForm,
     state: State,
     path: web::Path<Uuid>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let (_, pairs) = match posted(&req, &state, &body) {
-        Ok(p) => p,
-        Err(denied) => return denied.answer(),
-    };
+) -> Result<HttpResponse, PageError> {
     // Only back into the console: a posted address elsewhere would be an open redirect.
-    let back = field(&pairs, "back")
+    let back = posted
+        .field("back")
         .filter(|b| b.starts_with("/organizer/") && !b.starts_with("/organizer//"))
-        .unwrap_or(session::CONSOLE_PATH)
+        .unwrap_or(CONSOLE_PATH)
         .to_string();
-    match cancel_order(&state, path.into_inner()).await {
-        Ok(order) => {
-            tracing::info!(order = %order.order_id, "order cancelled from the console");
-            see_other(&back)
-        }
-        Err(e) => console_error(&e, &back),
-    }
+    let order = sale::cancel::cancel(&state.sale, path.into_inner())
+        .await
+        .map_err(|e| console_error(e, &back))?;
+    tracing::info!(order = %order.order_id, "order cancelled from the console");
+    Ok(see_other(&back))
 }
 
 /// Registers the console's routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    let form_limit = || web::PayloadConfig::new(crate::web::ORGANIZER_BODY_LIMIT);
     cfg.route("/organizer", web::get().to(home)).service(
-        web::scope("/organizer")
-            .app_data(form_limit())
+        organizer_limits()
+            .on_scope(web::scope("/organizer"))
             .route("/login", web::post().to(login))
             .route("/logout", web::post().to(logout))
             .route("/events/new", web::get().to(new_event))
@@ -640,15 +538,14 @@ mod tests {
         let chrome = || Chrome { csrf: "t".into() };
         let events = EventsPage {
             chrome: chrome(),
-            events: vec![EventRow {
+            events: vec![EventLine {
                 id: Uuid::nil(),
                 name: HOSTILE.into(),
                 venue: HOSTILE.into(),
                 starts_at: "soon".into(),
-                state: "on_sale",
+                state: SaleState::OnSale,
                 state_label: "On sale",
-                sold: 1,
-                capacity: 2,
+                figure: "1 / 2".into(),
             }],
         };
         assert_escaped(&events.render().unwrap());

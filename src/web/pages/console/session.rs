@@ -9,15 +9,18 @@
 
 use actix_web::cookie::time::Duration as CookieDuration;
 use actix_web::cookie::{Cookie, SameSite};
-use actix_web::HttpRequest;
+use actix_web::dev::Payload;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use chrono::Duration;
+use futures_util::future::LocalBoxFuture;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::web::auth::same_secret;
-use crate::web::error::ApiError;
-use crate::web::State;
+use crate::web::error::{ApiError, Back, PageError};
+use crate::web::extract::same_secret;
+use crate::web::{read_body, State, ORGANIZER_BODY_LIMIT};
 
 /// Name of the console's session cookie.
 pub const SESSION_COOKIE: &str = "fg_organizer";
@@ -74,8 +77,8 @@ fn token_fingerprint(token: &str) -> String {
 /// The session the request's cookie proves, if any (signed, unexpired, current token).
 pub fn session(req: &HttpRequest, state: &State) -> Option<Session> {
     let cookie = req.cookie(SESSION_COOKIE)?;
-    let claims: SessionClaims = state.signer.open_payload(cookie.value()).ok()?;
-    let fresh = claims.until > state.clock.now().timestamp();
+    let claims: SessionClaims = state.sale.signer().open_payload(cookie.value()).ok()?;
+    let fresh = claims.until > state.sale.now().timestamp();
     let current = same_secret(
         &claims.token_fp,
         &token_fingerprint(&state.settings.organizer_token),
@@ -90,9 +93,9 @@ pub fn start(req: &HttpRequest, state: &State) -> Cookie<'static> {
     let claims = SessionClaims {
         console: hex::encode(id),
         token_fp: token_fingerprint(&state.settings.organizer_token),
-        until: (state.clock.now() + Duration::hours(SESSION_HOURS)).timestamp(),
+        until: (state.sale.now() + Duration::hours(SESSION_HOURS)).timestamp(),
     };
-    session_cookie(req, state.signer.sign_payload(&claims))
+    session_cookie(req, state.sale.signer().sign_payload(&claims))
         .max_age(CookieDuration::hours(SESSION_HOURS))
         .finish()
 }
@@ -115,4 +118,108 @@ fn session_cookie(req: &HttpRequest, value: String) -> actix_web::cookie::Cookie
 /// Whether `typed` is the organizer token.
 pub fn is_organizer_token(state: &State, typed: &str) -> bool {
     !typed.is_empty() && same_secret(typed.trim(), &state.settings.organizer_token)
+}
+
+/// Why a console request was turned away.
+#[derive(Debug)]
+pub enum Denied {
+    /// No valid session: to the login.
+    NotSignedIn,
+    /// A form without its session's token, or a body that could not be read.
+    Refused(PageError),
+}
+
+impl std::fmt::Display for Denied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Denied::NotSignedIn => f.write_str("not signed in"),
+            Denied::Refused(e) => e.fmt(f),
+        }
+    }
+}
+
+impl ResponseError for Denied {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Denied::NotSignedIn => StatusCode::SEE_OTHER,
+            Denied::Refused(e) => e.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Denied::NotSignedIn => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, CONSOLE_PATH))
+                .finish(),
+            Denied::Refused(e) => e.error_response(),
+        }
+    }
+}
+
+fn refused(error: ApiError) -> Denied {
+    Denied::Refused(PageError::new(error, Back::Console(CONSOLE_PATH.into())))
+}
+
+fn app_state(req: &HttpRequest) -> Result<State, Denied> {
+    req.app_data::<State>()
+        .cloned()
+        .ok_or_else(|| refused(ApiError::internal("no application state")))
+}
+
+/// A console page needs a logged-in organizer: without one, the login page.
+impl FromRequest for Session {
+    type Error = Denied;
+    type Future = std::future::Ready<Result<Self, Denied>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            app_state(req).and_then(|state| session(req, &state).ok_or(Denied::NotSignedIn)),
+        )
+    }
+}
+
+/// A posted console form's fields, once its session and anti-forgery token are checked.
+pub struct ConsoleForm {
+    pub session: Session,
+    pub fields: Vec<(String, String)>,
+}
+
+impl ConsoleForm {
+    /// The value of one field, if posted.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        field(&self.fields, name)
+    }
+}
+
+/// The first value of `name` among form fields.
+pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The fields of an `application/x-www-form-urlencoded` body.
+pub fn form_fields(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+impl FromRequest for ConsoleForm {
+    type Error = Denied;
+    type Future = LocalBoxFuture<'static, Result<Self, Denied>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let body = web::Bytes::from_request(&req, payload);
+        Box::pin(async move {
+            let state = app_state(&req)?;
+            let session = session(&req, &state).ok_or(Denied::NotSignedIn)?;
+            let body = read_body(body.await, ORGANIZER_BODY_LIMIT).map_err(refused)?;
+            let fields = form_fields(&body);
+            session
+                .check_csrf(field(&fields, "csrf"))
+                .map_err(refused)?;
+            Ok(ConsoleForm { session, fields })
+        })
+    }
 }

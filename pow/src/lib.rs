@@ -1,13 +1,14 @@
-//! Proof of work, solved the way the server checks it (`src/edge/pow.rs`): find a nonce, a
-//! decimal counter, such that SHA-256(challenge ‖ nonce) begins with `bits` zero bits.
+//! Proof of work as Floodgate asks it of a join: find a nonce such that
+//! SHA-256(challenge ‖ nonce) begins with `bits` zero bits.
 //!
-//! A fan's browser does this in a Web Worker; the load test does it on the generator's
-//! cores, so a high difficulty costs the generator what it costs the crowd.
+//! A crate of its own so that the server's check and every solver outside the browser (the
+//! server's tests, the load test) are one piece of code, and the load test links only `sha2`
+//! for it, not the server. The browser solves the same puzzle in `static/pow-worker.js`.
 
 use sha2::{Digest, Sha256};
 
 /// Leading zero bits of a digest.
-pub fn leading_zero_bits(digest: &[u8]) -> u32 {
+pub fn digest_zero_bits(digest: &[u8]) -> u32 {
     let mut bits = 0;
     for byte in digest {
         if *byte == 0 {
@@ -19,13 +20,18 @@ pub fn leading_zero_bits(digest: &[u8]) -> u32 {
     bits
 }
 
-/// Whether `nonce` solves `challenge` at `bits` (the server's check, to test the solver).
-#[cfg(test)]
+/// Leading zero bits of SHA-256(challenge ‖ nonce).
+pub fn zero_bits(challenge: &str, nonce: &str) -> u32 {
+    let digest = Sha256::new()
+        .chain_update(challenge.as_bytes())
+        .chain_update(nonce.as_bytes())
+        .finalize();
+    digest_zero_bits(&digest)
+}
+
+/// Whether `nonce` solves `challenge` at `bits`.
 pub fn solves(challenge: &str, nonce: &str, bits: u8) -> bool {
-    let mut hash = Sha256::new();
-    hash.update(challenge.as_bytes());
-    hash.update(nonce.as_bytes());
-    leading_zero_bits(&hash.finalize()) >= u32::from(bits)
+    zero_bits(challenge, nonce) >= u32::from(bits)
 }
 
 /// The first decimal nonce that solves `challenge` at `bits` (expected 2^bits tries).
@@ -33,24 +39,20 @@ pub fn solve(challenge: &str, bits: u8) -> String {
     // The challenge's part of the hash is computed once and cloned per try.
     let mut prefix = Sha256::new();
     prefix.update(challenge.as_bytes());
-    let mut buf = itoa_buffer();
+    let mut buf = [0u8; 20];
     for nonce in 0u64.. {
-        let text = format_u64(nonce, &mut buf);
+        let text = decimal(nonce, &mut buf);
         let mut hash = prefix.clone();
         hash.update(text.as_bytes());
-        if leading_zero_bits(&hash.finalize()) >= u32::from(bits) {
+        if digest_zero_bits(&hash.finalize()) >= u32::from(bits) {
             return text.to_owned();
         }
     }
     unreachable!("a 64-bit counter runs out only after 2^64 tries")
 }
 
-fn itoa_buffer() -> [u8; 20] {
-    [0; 20]
-}
-
 /// Decimal text of `n` in `buf`, without allocating on every try.
-fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &str {
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -70,10 +72,10 @@ mod tests {
 
     #[test]
     fn counts_leading_zero_bits() {
-        assert_eq!(leading_zero_bits(&[0x00, 0x00, 0x80]), 16);
-        assert_eq!(leading_zero_bits(&[0x0f]), 4);
-        assert_eq!(leading_zero_bits(&[0x00, 0x01]), 15);
-        assert_eq!(leading_zero_bits(&[0xff]), 0);
+        assert_eq!(digest_zero_bits(&[0x00, 0x00, 0x80]), 16);
+        assert_eq!(digest_zero_bits(&[0x0f]), 4);
+        assert_eq!(digest_zero_bits(&[0x00, 0x01]), 15);
+        assert_eq!(digest_zero_bits(&[0xff]), 0);
     }
 
     #[test]
@@ -87,7 +89,7 @@ mod tests {
     }
 
     #[test]
-    fn solution_has_the_bits_and_is_the_first() {
+    fn the_solution_has_the_bits_and_is_the_first() {
         for bits in [0u8, 4, 8, 12] {
             let nonce = solve("challenge-token.sig", bits);
             assert!(solves("challenge-token.sig", &nonce, bits));
@@ -98,9 +100,9 @@ mod tests {
 
     #[test]
     fn formats_decimals() {
-        let mut buf = itoa_buffer();
-        assert_eq!(format_u64(0, &mut buf), "0");
-        assert_eq!(format_u64(1234567890, &mut buf), "1234567890");
-        assert_eq!(format_u64(u64::MAX, &mut buf), "18446744073709551615");
+        let mut buf = [0u8; 20];
+        assert_eq!(decimal(0, &mut buf), "0");
+        assert_eq!(decimal(1234567890, &mut buf), "1234567890");
+        assert_eq!(decimal(u64::MAX, &mut buf), "18446744073709551615");
     }
 }

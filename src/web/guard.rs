@@ -1,0 +1,63 @@
+//! The guard every request passes before routing: the node's ceiling on requests in flight,
+//! and a deadline for the request's body to arrive (slow clients).
+//!
+//! Operations endpoints (`/healthz`, `/readyz`, `/metrics`) stay reachable at the ceiling, so
+//! an overloaded node can be seen. Body limits are not here: each kind of route declares its
+//! own (see the module above), and its extractors refuse an oversized body before reading it.
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, ResponseError};
+
+use super::error::{ApiError, Refusal};
+use super::State;
+use crate::edge::deadline::BodyDeadline;
+use crate::telemetry::FixedLabel;
+
+/// Seconds a client should wait when the server is at its in-flight ceiling.
+pub const OVERLOAD_RETRY_AFTER_SECS: u64 = 1;
+
+/// Operations endpoints stay reachable at the ceiling, so an overloaded node can be seen.
+fn is_operations(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics")
+}
+
+/// Whether the request announces a body (GETs and other bodiless requests pay nothing).
+fn has_body(req: &ServiceRequest) -> bool {
+    let headers = req.headers();
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
+}
+
+/// Middleware: the in-flight ceiling and the body deadline.
+pub async fn guard(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let Some(state) = req.app_data::<State>().cloned() else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    if is_operations(req.path()) {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let Some(_inflight) = state.edge.enter() else {
+        metrics::counter!("requests_rejected_total", "reason" => "overloaded").increment(1);
+        req.extensions_mut().insert(FixedLabel("edge"));
+        let err = ApiError::busy(
+            "the server is at capacity; retry shortly",
+            OVERLOAD_RETRY_AFTER_SECS,
+        );
+        let response = Refusal::to(req.request(), err).error_response();
+        return Ok(req.into_response(response).map_into_right_body());
+    };
+    if has_body(&req) {
+        let deadline = tokio::time::Instant::now() + state.edge.settings().request_timeout;
+        let payload = req.take_payload();
+        req.set_payload(BodyDeadline::wrap(payload, deadline));
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
