@@ -1,4 +1,4 @@
-//! The organizer's side of the public HTTP API (API.md): create or read the event, sample
+//! The organizer's side of the public HTTP API (`docs/api.md`): create or read the event, sample
 //! its stats while the sale runs, and read every order back for the audit.
 //!
 //! Errors here end the run before or after the load, so they say plainly what is wrong
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::ListedOrder;
 
-/// Most orders one page of the organizer's list may hold (API.md).
+/// Most orders one page of the organizer's list may hold (`docs/api.md`).
 const ORDER_PAGE: u32 = 1000;
 /// How long one organizer call may take.
 const ORGANIZER_TIMEOUT: Duration = Duration::from_secs(30);

@@ -28,7 +28,7 @@ impl Answer {
         serde_json::from_str(&self.body).ok()
     }
 
-    /// The `error` code of a refusal (API.md), or "" when the body has none.
+    /// The `error` code of a refusal (`docs/api.md`), or "" when the body has none.
     pub fn error_code(&self) -> String {
         serde_json::from_str::<serde_json::Value>(&self.body)
             .ok()

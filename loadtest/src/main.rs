@@ -1,5 +1,5 @@
 //! `loadtest`: rehearses a Floodgate on-sale against any deployment, over the public HTTP
-//! API only (API.md), and audits the result.
+//! API only (`docs/api.md`), and audits the result.
 //!
 //! An organizer creates an event (or names one with `--event`); fans arrive in a chosen
 //! pattern, wait in the line as the waiting-room page does, and buy when admitted; bots

@@ -2,7 +2,7 @@
 //! holds and their expiry, the orders and their idempotency keys.
 //!
 //! The `InventoryActor` owns one `Inventory` and feeds it one message at a time, which is the
-//! whole of invariant 1 on the fast path: no two calls ever interleave, so no item can be
+//! whole of "no oversell" on the fast path: no two calls ever interleave, so no item can be
 //! handed out twice. Keeping the rules here, free of actors, I/O and clocks (time is always an
 //! argument), lets a property test drive random sequences against a simple model.
 //!

@@ -1,4 +1,4 @@
-//! Orders and the items in them, in the shapes API.md shows.
+//! Orders and the items in them, in the shapes the API shows (`docs/api.md`).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
 //! Inventory actors: one per event, found through the [`registry`], each with a committer
-//! that writes its orders in groups (ARCHITECTURE.md, flow steps 5–6).
+//! that writes its orders in groups (`docs/architecture.md`, the flow of one fan, steps 5–6).
 
 pub mod actor;
 pub mod committer;

@@ -2,10 +2,10 @@
 //!
 //! An actor starts on first use, after rebuilding its inventory from the database (every
 //! confirmed order's items are sold again, every idempotency key known again), so a restarted
-//! node serves exactly what was committed before (invariant 2). Concurrent first uses of one
+//! node serves exactly what was committed before (no lost order, `docs/architecture.md`). Concurrent first uses of one
 //! event share one start. Each handle counts the requests it has in flight and refuses more
 //! than the actor's bound with `Busy` (a 503 with Retry-After) instead of queueing without
-//! limit (invariant 6).
+//! limit (everything is bounded).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

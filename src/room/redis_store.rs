@@ -1,7 +1,7 @@
 //! The Redis line store: one line shared by every node.
 //!
 //! `deadpool-redis` opens the connections, but a pool checkout per request costs a round trip
-//! of its own (ARCHITECTURE.md, Measured facts: ~17k/s against ~60k/s). So the store takes one
+//! of its own (measured: ~17k/s against ~60k/s, `docs/architecture.md`). So the store takes one
 //! multiplexed connection out of the pool and clones it for every request; only when that
 //! connection fails does it go back to the pool for a fresh one. Every key of an event carries
 //! the event id as a hash tag (`fg:{<event>}:seq`) so one event's keys live on one Redis

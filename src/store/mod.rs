@@ -3,7 +3,8 @@
 //! The inventory actors decide who gets which item; this seam only makes their decisions
 //! durable and answers questions about them afterwards. Orders arrive in batches from the
 //! committer (group commit), and the database's unique indexes are the last line of defence
-//! for invariants 1 and 3 should two actors for one event ever run at once.
+//! for "no oversell" and "idempotent orders" (`docs/architecture.md`) should two actors for one
+//! event ever run at once.
 
 pub mod postgres;
 pub mod sqlite;

@@ -2,7 +2,7 @@
 //!
 //! A batch of orders is one statement (two inserts joined by a CTE) inserting every row at
 //! once from client-side arrays (`unnest`), which is what makes group commit fast: one round
-//! trip and one fsync for hundreds of orders (ARCHITECTURE.md, Measured facts).
+//! trip and one fsync for hundreds of orders (measured in `docs/architecture.md`).
 
 use std::collections::HashSet;
 use std::time::Duration;

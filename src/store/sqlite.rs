@@ -3,7 +3,7 @@
 //! SQLite has one writer at a time, so group commit matters even more here: a batch is one
 //! transaction and one fsync. Each order in a batch gets a savepoint, so an item already sold by
 //! another writer fails only its own order. WAL mode with `synchronous = FULL` keeps a
-//! committed order on disk across a power cut (invariant 2).
+//! committed order on disk across a power cut (no lost order).
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -205,7 +205,7 @@ async fn orders_confirmed_before_a_restart_are_all_there_after_it() {
         } else {
             json!({"tier": "floor", "quantity": 2})
         };
-        let hold: Value = app.hold(&event, &fan, &body).await.json().await.unwrap();
+        let hold = app.held(&event, &fan, &body).await;
         confirmed.push(app.buy(&event, &fan, &hold, &format!("r{i}"), "Fan").await);
     }
     let data = app.data.clone();

@@ -5,15 +5,10 @@
 use reqwest::{header, Response, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{created_hold_id, event_spec, TestApp, ORGANIZER_TOKEN};
-
-/// A browser without a cookie jar or redirects, so each test sees exactly what is sent.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
+use crate::helpers::{
+    cookie_pair, created_hold_id, event_spec, no_redirect_client, set_cookie, TestApp,
+    ORGANIZER_TOKEN,
+};
 
 /// A logged-in organizer: the session cookie and the form token of its pages.
 struct Console<'a> {
@@ -24,7 +19,7 @@ struct Console<'a> {
 }
 
 async fn login_with(app: &TestApp, token: &str) -> Response {
-    browser()
+    no_redirect_client()
         .post(app.url("/organizer/login"))
         .form(&[("token", token)])
         .send()
@@ -41,11 +36,10 @@ impl<'a> Console<'a> {
     async fn login(app: &'a TestApp) -> Console<'a> {
         let response = login_with(app, ORGANIZER_TOKEN).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
-        let set = response.headers()[header::SET_COOKIE].to_str().unwrap();
-        let cookie = set.split(';').next().unwrap().to_string();
+        let cookie = cookie_pair(&set_cookie(&response, "fg_organizer="));
         let mut console = Console {
             app,
-            client: browser(),
+            client: no_redirect_client(),
             cookie,
             csrf: String::new(),
         };
@@ -126,7 +120,7 @@ fn event_fields<'a>(name: &'a str, price: &'a str) -> Vec<(&'a str, &'a str)> {
 #[actix_web::test]
 async fn the_console_takes_the_token_once_and_keeps_a_session() {
     let app = TestApp::spawn().await;
-    let anonymous = browser();
+    let anonymous = no_redirect_client();
 
     let login_page = anonymous.get(app.url("/organizer")).send().await.unwrap();
     assert_eq!(login_page.status(), StatusCode::OK);
@@ -206,7 +200,7 @@ async fn a_session_works_on_every_node_until_the_token_changes() {
     )
     .await;
     for (node, expected) in [(&same, StatusCode::OK), (&rotated, StatusCode::SEE_OTHER)] {
-        let response = browser()
+        let response = no_redirect_client()
             .get(node.url("/organizer/events/new"))
             .header(header::COOKIE, &cookie)
             .send()

@@ -13,7 +13,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::helpers::{
-    assert_error, assert_retry_error, backend, client, event_spec, hold_id, Backend, TestApp,
+    assert_error, assert_retry_error, backend, chunked_post, client, event_spec, hold_id, Backend,
+    TestApp,
 };
 
 /// Limits for the flood and forwarding tests: loopback is not exempt, 127.0.0.1 is the proxy.
@@ -526,27 +527,11 @@ async fn huge_bodies_slow_clients_and_idle_connections_do_not_stop_fans() {
         .await;
     }
     // Without a declared length (chunked), the body is cut off at the limit all the same.
-    let addr = app.base.trim_start_matches("http://").to_string();
-    let mut chunked = TcpStream::connect(&addr).await.unwrap();
     let head = format!(
         "POST /api/v1/events/{event}/holds HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admission}\r\n\
-         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+         Content-Type: application/json\r\n"
     );
-    chunked.write_all(head.as_bytes()).await.unwrap();
-    let first = format!("{:x}\r\n{hold_body}\r\n", hold_body.len());
-    chunked.write_all(first.as_bytes()).await.unwrap();
-    let chunk = format!("4000\r\n{}\r\n", " ".repeat(0x4000));
-    for _ in 0..64 {
-        if chunked.write_all(chunk.as_bytes()).await.is_err() {
-            break; // the server answered and closed
-        }
-    }
-    let mut answer = vec![0u8; 512];
-    let n = tokio::time::timeout(Duration::from_secs(5), chunked.read(&mut answer))
-        .await
-        .expect("an answer to the chunked body")
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer[..n]).to_string();
+    let answer = chunked_post(&app.base, &head, hold_body, 64).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     let view = app.event_view(&event).await;
     for tier in view["tiers"].as_array().unwrap() {
@@ -554,6 +539,7 @@ async fn huge_bodies_slow_clients_and_idle_connections_do_not_stop_fans() {
     }
 
     // Slowloris: a request head trickled a byte at a time is cut off.
+    let addr = app.base.trim_start_matches("http://").to_string();
     let mut slow_head = TcpStream::connect(&addr).await.unwrap();
     slow_head
         .write_all(format!("GET /api/v1/events/{event} HTTP/1.1\r\nHost: x\r\n").as_bytes())
@@ -701,12 +687,7 @@ async fn the_body_deadline_times_bodies_not_the_work_behind_them() {
     let event = app.event(&event_spec(1, 5, 5)).await;
     // An order whose commit takes longer than the body deadline still gets its 201.
     let admission = app.admitted_fan(&event).await;
-    let hold: Value = app
-        .hold_seats(&event, &admission, &["A-1-1"])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let hold = app.held_seats(&event, &admission, &["A-1-1"]).await;
     let started = Instant::now();
     app.buy(&event, &admission, &hold, "slow-commit", "Ada")
         .await;
@@ -715,30 +696,10 @@ async fn the_body_deadline_times_bodies_not_the_work_behind_them() {
         "the commit was slowed"
     );
     // A chunked join body over the fan limit is refused in the contract's shape.
-    let addr = app.base.trim_start_matches("http://").to_string();
-    let mut chunked = TcpStream::connect(&addr).await.unwrap();
-    chunked
-        .write_all(
-            format!(
-                "POST /api/v1/events/{event}/queue HTTP/1.1\r\nHost: x\r\n\
-                 Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-            )
-            .as_bytes(),
-        )
-        .await
-        .unwrap();
-    let chunk = format!("4000\r\n{}\r\n", " ".repeat(0x4000));
-    for _ in 0..4 {
-        if chunked.write_all(chunk.as_bytes()).await.is_err() {
-            break;
-        }
-    }
-    let mut answer = vec![0u8; 1024];
-    let n = tokio::time::timeout(Duration::from_secs(5), chunked.read(&mut answer))
-        .await
-        .expect("an answer to the chunked join")
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer[..n]).to_string();
+    let head = format!(
+        "POST /api/v1/events/{event}/queue HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    );
+    let answer = chunked_post(&app.base, &head, "", 4).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains(r#""error":"too_large""#), "{answer}");
     assert_eq!(

@@ -266,6 +266,17 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Holds places and returns the hold's JSON (panics unless the answer is 201).
+    pub async fn held(&self, event: &str, admission: &str, body: &Value) -> Value {
+        created(self.hold(event, admission, body).await).await
+    }
+
+    /// Holds seats by id and returns the hold's JSON (panics unless the answer is 201).
+    pub async fn held_seats(&self, event: &str, admission: &str, seats: &[&str]) -> Value {
+        self.held(event, admission, &json!({ "seats": seats }))
+            .await
+    }
+
     /// Holds seats by id.
     pub async fn hold_seats(&self, event: &str, admission: &str, seats: &[&str]) -> Response {
         self.hold(event, admission, &json!({ "seats": seats }))
@@ -392,10 +403,70 @@ pub fn hold_id(hold: &Value) -> &str {
     hold["hold_id"].as_str().unwrap()
 }
 
+/// The JSON of a `201 Created` answer (panics on any other status, showing the body).
+pub async fn created(response: Response) -> Value {
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
 /// The id of a hold just placed (panics unless the answer is 201).
 pub async fn created_hold_id(response: Response) -> String {
-    assert_eq!(response.status(), StatusCode::CREATED);
-    hold_id(&response.json::<Value>().await.unwrap()).to_string()
+    hold_id(&created(response).await).to_string()
+}
+
+/// A client like a browser without a cookie jar: it follows no redirect, so a test sees each
+/// answer (and its `Set-Cookie`) as sent.
+pub fn no_redirect_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The `Set-Cookie` header of a cookie whose name starts with `prefix` (panics if none).
+pub fn set_cookie(response: &Response, prefix: &str) -> String {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix}… cookie set"))
+        .to_string()
+}
+
+/// The `name=value` pair of a `Set-Cookie` header, as a `Cookie` header sends it back.
+pub fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_string()
+}
+
+/// Sends `head` (a request line and headers, without the blank line) with a chunked body:
+/// `first`, then up to `chunks` chunks of 16 KiB of spaces, stopping when the server closes.
+/// Returns the start of the server's answer (at most 1 KiB, within 5 s).
+pub async fn chunked_post(base: &str, head: &str, first: &str, chunks: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!("{head}Transfer-Encoding: chunked\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    if !first.is_empty() {
+        let first = format!("{:x}\r\n{first}\r\n", first.len());
+        stream.write_all(first.as_bytes()).await.unwrap();
+    }
+    let chunk = format!("4000\r\n{}\r\n", " ".repeat(0x4000));
+    for _ in 0..chunks {
+        if stream.write_all(chunk.as_bytes()).await.is_err() {
+            break; // the server answered and closed
+        }
+    }
+    let mut answer = vec![0u8; 1024];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("an answer to the chunked body")
+        .unwrap();
+    String::from_utf8_lossy(&answer[..n]).to_string()
 }
 
 /// Reads a JSON error body and checks its code.

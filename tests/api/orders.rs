@@ -7,12 +7,7 @@ use serde_json::Value;
 /// A newly admitted fan holds `seats` and orders them.
 async fn buy_seats(app: &TestApp, event: &str, seats: &[&str], name: &str) -> Value {
     let fan = app.admitted_fan(event).await;
-    let hold: Value = app
-        .hold_seats(event, &fan, seats)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let hold = app.held_seats(event, &fan, seats).await;
     app.buy(event, &fan, &hold, &format!("buy-{name}"), name)
         .await
 }

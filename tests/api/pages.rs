@@ -3,9 +3,9 @@
 //! escapes what fans and organizers typed.
 
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::helpers::{event_spec, hold_id, TestApp};
+use crate::helpers::{cookie_pair, event_spec, hold_id, no_redirect_client, set_cookie, TestApp};
 
 async fn page(app: &TestApp, path: &str, bearer: Option<&str>) -> (StatusCode, String) {
     let mut request = app.client.get(app.url(path));
@@ -39,10 +39,7 @@ async fn a_fan_walks_from_the_line_to_the_order_page() {
     );
 
     // Without scripts, the event page's form joins and comes back with the ticket cookie.
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let no_redirects = no_redirect_client();
     let joined = no_redirects
         .post(app.url(&format!("/events/{event}/queue")))
         .send()
@@ -53,15 +50,9 @@ async fn a_fan_walks_from_the_line_to_the_order_page() {
         joined.headers()["location"],
         format!("/events/{event}/queue")
     );
-    let cookie = joined
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("fg_ticket_"))
-        .expect("a ticket cookie");
+    let cookie = set_cookie(&joined, "fg_ticket_");
     assert!(cookie.contains("HttpOnly"));
-    let pair = cookie.split(';').next().unwrap().to_string();
+    let pair = cookie_pair(&cookie);
     let html = no_redirects
         .get(app.url(&format!("/events/{event}/queue")))
         .header("Cookie", &pair)
@@ -87,12 +78,7 @@ async fn a_fan_walks_from_the_line_to_the_order_page() {
 
     // Admitted: the seat map and the GA picker.
     let admission = app.admitted_fan(&event).await;
-    let hold: Value = app
-        .hold_seats(&event, &admission, &["A-1-2"])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let hold = app.held_seats(&event, &admission, &["A-1-2"]).await;
     let (status, html) = page(&app, &format!("/events/{event}/shop"), Some(&admission)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(

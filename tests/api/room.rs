@@ -241,12 +241,7 @@ async fn a_slow_shop_slows_the_pacer_and_it_recovers() {
     let event = app.event(&spec).await;
     // One order through the slow committer marks the shop saturated.
     let buyer = app.admitted_fan(&event).await;
-    let hold: Value = app
-        .hold_seats(&event, &buyer, &["A-1-1"])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let hold = app.held_seats(&event, &buyer, &["A-1-1"]).await;
     app.buy(&event, &buyer, &hold, "slow", "Ada").await;
     // 400 fans wait; they keep polling, so none is skipped.
     let fans = join_many(&[&app], &event, 400).await;
