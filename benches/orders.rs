@@ -221,7 +221,7 @@ async fn floodgate_path(url: &str, clients: usize, duration: Duration) -> (f64, 
             },
         },
     ));
-    let actor = registry.get(event).await.expect("actor");
+    let actor = registry.get(event, None).await.expect("actor");
     let buyer = Buyer::parse("Fan", "fan@example.com").expect("buyer");
     let (confirmed, rate) = drive(clients, duration, move |client, n| {
         let (actor, buyer) = (actor.clone(), buyer.clone());

@@ -100,6 +100,11 @@ pub struct Settings {
     pub client_header_timeout: Duration,
     /// Rate limits, trusted proxies, in-flight ceiling, request deadline, proof of work.
     pub edge: EdgeSettings,
+    /// This node's address as the other nodes reach it (`http://10.0.0.5:8080`); `None`: the
+    /// address it listens on.
+    pub node_url: Option<String>,
+    /// How long an event's ownership lease lasts unless renewed (shared line store only).
+    pub lease: Duration,
 }
 
 impl Settings {
@@ -185,6 +190,8 @@ impl Settings {
                 "5000",
             )?),
             edge: edge_settings(&var)?,
+            node_url: var("NODE_URL").map(|u| u.trim().trim_end_matches('/').to_string()),
+            lease: Duration::from_millis(parse_var::<u64>(&var, "LEASE_MS", "5000")?.max(300)),
         })
     }
 

@@ -24,7 +24,7 @@ use crate::room::redis_store::RedisLineStore;
 use crate::room::token::TokenSigner;
 use crate::room::{LineError, LineStore};
 use crate::sale::admit::Saturation;
-use crate::sale::{self, Sale, SaleSettings};
+use crate::sale::{self, owner, Sale, SaleSettings};
 use crate::shutdown::{Shutdown, Signal};
 use crate::store::{self, EventRecord, OrderStore, StoreError};
 use crate::telemetry;
@@ -42,6 +42,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("line store: {0}")]
     Line(#[from] LineError),
+    #[error("the client that forwards calls between nodes: {0}")]
+    Forwarder(String),
     #[error("listening on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -68,16 +70,18 @@ pub struct Stopper {
 
 impl Stopper {
     /// Stops the server (gracefully: in-flight requests get `SHUTDOWN_GRACE_SECS`), then the
-    /// pacer, the limiter sweep and every actor.
+    /// pacer, the limiter sweep and every actor, and hands this node's events over.
     pub async fn stop(&self, graceful: bool) {
         self.server.stop(graceful).await;
-        self.background();
+        self.background().await;
     }
 
-    /// Stops the background tasks and the actors (the server has stopped).
-    fn background(&self) {
+    /// Stops the background tasks and the actors, and gives up this node's leases so another
+    /// node takes its events over at once (the server has stopped).
+    async fn background(&self) {
         self.shutdown.stop();
         self.sale.stop_actors();
+        sale::owner::give_up_all(&self.sale).await;
     }
 }
 
@@ -98,6 +102,12 @@ impl Application {
             Some(url) => Arc::new(RedisLineStore::new(url, &settings.redis_prefix)?),
             None => Arc::new(MemoryLineStore::new()),
         };
+        // Connect now, on the runtime that outlives the HTTP workers, so the shared Redis
+        // connection's driver does not stop with a worker (a node that starts while Redis is
+        // down connects later, on first use).
+        if let Err(e) = line.ping().await {
+            tracing::warn!(error = %e, "the line store does not answer yet");
+        }
         if settings.seed_demo {
             seed_demo(store.as_ref(), clock.as_ref()).await?;
         }
@@ -129,6 +139,22 @@ impl Application {
                 line_limit: settings.line_limit,
             },
         ));
+        let listener =
+            TcpListener::bind(settings.bind_addr).map_err(|source| StartupError::Bind {
+                addr: settings.bind_addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.bind_addr,
+            source,
+        })?;
+        let ownership = match &settings.redis_url {
+            None => owner::Mode::Alone,
+            Some(_) => owner::Mode::Shared {
+                holder: format!("{} {}", Uuid::new_v4().simple(), node_url(&settings, addr)),
+                lease: settings.lease,
+            },
+        };
         let sale = Arc::new(Sale::new(
             store,
             room,
@@ -143,6 +169,7 @@ impl Application {
                     slow_commit: settings.slow_commit,
                 },
             },
+            ownership,
         ));
         let shutdown = Arc::new(Shutdown::new());
         actix_web::rt::spawn(sale::admit::run(sale.clone(), shutdown.signal()));
@@ -150,23 +177,18 @@ impl Application {
             sale: sale.clone(),
             edge: Edge::new(&settings.edge),
             metrics: telemetry::metrics_handle(),
+            forwarder: web::forward::client()
+                .map_err(|e| StartupError::Forwarder(e.to_string()))?,
             settings: settings.clone(),
         });
         actix_web::rt::spawn(sweep_limits(state.clone(), shutdown.signal()));
-        let listener =
-            TcpListener::bind(settings.bind_addr).map_err(|source| StartupError::Bind {
-                addr: settings.bind_addr,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| StartupError::Bind {
-            addr: settings.bind_addr,
-            source,
-        })?;
+        actix_web::rt::spawn(sale::owner::keep_leases(sale.clone(), shutdown.signal()));
         let app_state = state.clone();
         let static_dir = settings.static_dir.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .wrap(from_fn(web::canonical::canonical_ids))
                 .wrap(from_fn(web::guard::guard))
                 .wrap(from_fn(telemetry::record_request))
                 .wrap(TracingLogger::default())
@@ -215,7 +237,7 @@ impl Application {
     /// Serves until stopped (SIGTERM/SIGINT, or the stopper), then stops the background tasks.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
-        self.stopper.background();
+        self.stopper.background().await;
         served
     }
 }
@@ -232,6 +254,21 @@ async fn sweep_limits(state: actix_web::web::Data<AppState>, mut stop: Signal) {
             _ = stop.stopped() => return,
         }
     }
+}
+
+/// The URL other nodes reach this one at: `NODE_URL`, else the address it listens on (an
+/// unspecified address, `0.0.0.0`, is reached on loopback: set `NODE_URL` for nodes on
+/// several hosts).
+fn node_url(settings: &Settings, addr: SocketAddr) -> String {
+    if let Some(url) = &settings.node_url {
+        return url.clone();
+    }
+    let mut reach = addr;
+    if addr.ip().is_unspecified() {
+        tracing::warn!("NODE_URL is not set and the node listens on every address: other nodes are told to reach it on loopback");
+        reach.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{reach}")
 }
 
 /// Creates the demo event when the database has no events yet; returns its id if created.

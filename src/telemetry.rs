@@ -84,6 +84,10 @@ pub const METRICS: &[(Kind, &str, &str)] = &[
     (Kind::Gauge, "rate_limiter_keys", "Keys (addresses, sessions) held by this node's rate limiters"),
     (Kind::Counter, "rate_limiter_resets_total", "Rate limiters emptied because a flood of distinct keys filled them"),
     (Kind::Gauge, "http_requests_in_flight", "Requests being served by this node"),
+    (Kind::Gauge, "owned_events", "Events this node owns (their inventory actors run here)"),
+    (Kind::Counter, "lease_takeovers_total", "Events this node took over (a free or expired ownership lease)"),
+    (Kind::Counter, "forwarded_requests_total", "Calls forwarded to the node owning their event, by outcome (relayed, unreachable, second_hop)"),
+    (Kind::Counter, "fenced_commits_total", "Group commits refused because the event has a newer owner"),
 ];
 
 fn describe_metrics() {

@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::event::{EventSpec, GaTier, SeatingBlock};
@@ -192,7 +192,7 @@ pub struct HoldView {
 }
 
 /// One tier's counts, as `GET /api/v1/events/{id}` shows them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TierCounts {
     pub id: String,
     pub name: String,
@@ -202,6 +202,83 @@ pub struct TierCounts {
     pub held: u32,
     pub available: u32,
     pub seated: bool,
+}
+
+impl TierCounts {
+    /// Adds up groups (GA tiers and seating blocks, in the event's order) by tier: the first
+    /// group of a tier names it and says whether it is seated; its price is the lowest.
+    pub fn tally(groups: impl Iterator<Item = TierCounts>) -> Vec<TierCounts> {
+        let mut tiers: Vec<TierCounts> = Vec::new();
+        for g in groups {
+            match tiers.iter_mut().find(|t| t.id == g.id) {
+                Some(t) => {
+                    t.capacity += g.capacity;
+                    t.sold += g.sold;
+                    t.held += g.held;
+                    t.available += g.available;
+                    t.price_cents = t.price_cents.min(g.price_cents);
+                }
+                None => tiers.push(g),
+            }
+        }
+        tiers
+    }
+
+    /// An event's tiers from its spec and what the database says is sold per tier, with
+    /// nothing held (what a node shows of an event whose inventory lives nowhere).
+    pub fn from_spec(spec: &EventSpec, sold: &[(String, u64)]) -> Vec<TierCounts> {
+        let ga = spec.tiers.iter().map(|t| TierCounts {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            price_cents: t.price_cents,
+            capacity: t.capacity,
+            sold: 0,
+            held: 0,
+            available: t.capacity,
+            seated: false,
+        });
+        let seats = spec.seating.iter().map(|b| {
+            // Validation bounds every block far inside u32.
+            let capacity = b.seat_count() as u32;
+            TierCounts {
+                id: b.tier.clone(),
+                name: b.tier.clone(),
+                price_cents: b.price_cents,
+                capacity,
+                sold: 0,
+                held: 0,
+                available: capacity,
+                seated: true,
+            }
+        });
+        let mut tiers = Self::tally(ga.chain(seats));
+        for t in &mut tiers {
+            let n = sold
+                .iter()
+                .find(|(id, _)| *id == t.id)
+                .map_or(0, |(_, n)| *n);
+            t.sold = u32::try_from(n).unwrap_or(u32::MAX).min(t.capacity);
+            t.available = t.capacity - t.sold;
+        }
+        tiers
+    }
+}
+
+impl SalesTotals {
+    /// Totals over tiers, with the orders' count and revenue.
+    pub fn of(tiers: &[TierCounts], orders: u64, revenue_cents: i64) -> SalesTotals {
+        let mut totals = SalesTotals {
+            orders,
+            revenue_cents,
+            ..SalesTotals::default()
+        };
+        for t in tiers {
+            totals.sold += u64::from(t.sold);
+            totals.held += u64::from(t.held);
+            totals.available += u64::from(t.available);
+        }
+        totals
+    }
 }
 
 /// Whether a place can be had.
@@ -249,7 +326,7 @@ pub struct SeatStatus {
 }
 
 /// Where an event's sale stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SaleState {
     Scheduled,
@@ -260,6 +337,21 @@ pub enum SaleState {
 }
 
 impl SaleState {
+    /// Where a sale of `spec` stands at `now`, paused or not, with `available` places left.
+    pub fn of(spec: &EventSpec, paused: bool, available: u64, now: DateTime<Utc>) -> SaleState {
+        if spec.sale_closed_at(now) {
+            SaleState::Closed
+        } else if paused {
+            SaleState::Paused
+        } else if !spec.sale_open_at(now) {
+            SaleState::Scheduled
+        } else if available == 0 {
+            SaleState::SoldOut
+        } else {
+            SaleState::OnSale
+        }
+    }
+
     /// The word the API shows.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -279,7 +371,7 @@ impl std::fmt::Display for SaleState {
 }
 
 /// Totals for the organizer's stats.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SalesTotals {
     pub sold: u64,
     pub held: u64,
@@ -339,6 +431,27 @@ pub struct Inventory {
     keys: HashMap<String, KeyEntry>,
     confirmed_orders: u64,
     revenue_cents: i64,
+    /// When this inventory started serving (rebuilt from the database): a hold created
+    /// before then lived in another inventory (a node that stopped serving the event) and is
+    /// gone, its places free again.
+    serving_since: Option<DateTime<Utc>>,
+}
+
+/// A new hold's id: time-ordered (UUID v7) at `now`, so an inventory can tell a hold made
+/// before it started serving (gone with its node: 410) from one that never existed (404).
+fn new_hold_id(now: DateTime<Utc>) -> Uuid {
+    let ts = uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        now.timestamp().max(0) as u64,
+        now.timestamp_subsec_nanos(),
+    );
+    Uuid::new_v7(ts)
+}
+
+/// When a hold id was made, if it is one of ours (time-ordered).
+fn hold_made_at(hold_id: Uuid) -> Option<DateTime<Utc>> {
+    let (secs, nanos) = hold_id.get_timestamp()?.to_unix();
+    DateTime::from_timestamp(i64::try_from(secs).ok()?, nanos)
 }
 
 impl Inventory {
@@ -359,6 +472,7 @@ impl Inventory {
             keys: HashMap::new(),
             confirmed_orders: 0,
             revenue_cents: 0,
+            serving_since: None,
         };
         inventory.add_groups(&spec);
         inventory
@@ -380,9 +494,17 @@ impl Inventory {
         }
     }
 
-    /// Marks the items of stored confirmed orders sold (rebuild after a restart).
-    pub fn restore(&mut self, orders: impl IntoIterator<Item = (Order, String, String)>) {
+    /// Marks the items of stored confirmed orders sold and counts them against their buyers'
+    /// allowance (rebuild after a restart or a takeover, which serves from `now` on).
+    pub fn restore(
+        &mut self,
+        orders: impl IntoIterator<Item = (Order, String, String)>,
+        now: DateTime<Utc>,
+    ) {
+        self.serving_since = Some(now);
         for (order, key, request_hash) in orders {
+            *self.session_items.entry(order.session.clone()).or_insert(0) +=
+                order.items.len() as u32;
             for item in &order.items {
                 if let Some(slot) = self.locate_id(&item.id) {
                     self.groups[slot.group].set(slot.index, Slot::Sold(order.order_id));
@@ -399,6 +521,11 @@ impl Inventory {
             self.revenue_cents += order.total_cents;
             self.orders.insert(order.order_id, Arc::new(order));
         }
+    }
+
+    /// The event this inventory sells.
+    pub fn event_id(&self) -> Uuid {
+        self.event_id
     }
 
     /// The event's spec as it stands.
@@ -460,17 +587,7 @@ impl Inventory {
 
     /// Where the sale stands at `now`.
     pub fn state(&self, now: DateTime<Utc>) -> SaleState {
-        if self.spec.sale_closed_at(now) {
-            SaleState::Closed
-        } else if self.paused {
-            SaleState::Paused
-        } else if !self.spec.sale_open_at(now) {
-            SaleState::Scheduled
-        } else if self.totals().available == 0 {
-            SaleState::SoldOut
-        } else {
-            SaleState::OnSale
-        }
+        SaleState::of(&self.spec, self.paused, self.totals().available, now)
     }
 
     fn check_open(&self, now: DateTime<Utc>) -> Result<(), ShopError> {
@@ -505,7 +622,7 @@ impl Inventory {
                 "one admission buys at most {max} places ({already} already held or bought)"
             )));
         }
-        let hold_id = Uuid::new_v4();
+        let hold_id = new_hold_id(now);
         for slot in &slots {
             self.groups[slot.group].set(slot.index, Slot::Held(hold_id));
         }
@@ -616,7 +733,9 @@ impl Inventory {
     pub fn release(&mut self, session: &str, hold_id: Uuid) -> Result<(), ShopError> {
         let hold = match self.holds.get(&hold_id) {
             Some(h) if h.session == session => h,
-            _ if self.expired.contains_key(&hold_id) => return Err(ShopError::HoldExpired),
+            _ if self.expired.contains_key(&hold_id) || self.held_before_serving(hold_id) => {
+                return Err(ShopError::HoldExpired)
+            }
             _ => return Err(ShopError::HoldNotFound),
         };
         if hold.committing.is_some() {
@@ -624,6 +743,14 @@ impl Inventory {
         }
         self.free_hold(hold_id);
         Ok(())
+    }
+
+    /// Whether an unknown hold id is one made before this inventory started serving.
+    fn held_before_serving(&self, hold_id: Uuid) -> bool {
+        match (self.serving_since, hold_made_at(hold_id)) {
+            (Some(since), Some(made)) => made < since && !self.holds.contains_key(&hold_id),
+            _ => false,
+        }
     }
 
     /// Removes a hold and frees its items.
@@ -702,7 +829,9 @@ impl Inventory {
         self.check_open(now)?;
         let hold = match self.holds.get(&hold_id) {
             Some(h) if h.session == session => h,
-            _ if self.expired.contains_key(&hold_id) => return Err(ShopError::HoldExpired),
+            _ if self.expired.contains_key(&hold_id) || self.held_before_serving(hold_id) => {
+                return Err(ShopError::HoldExpired)
+            }
             _ => return Err(ShopError::HoldNotFound),
         };
         if hold.committing.is_some() {
@@ -786,7 +915,7 @@ impl Inventory {
                 }
                 Err(ShopError::Unavailable(ids))
             }
-            Some(CommitOutcome::KeyTaken) | None => {
+            Some(CommitOutcome::KeyTaken | CommitOutcome::Fenced) | None => {
                 self.keys.remove(key);
                 if let Some(hold) = self.holds.get_mut(&hold_id) {
                     hold.committing = None;
@@ -893,32 +1022,19 @@ impl Inventory {
 
     /// Counts per tier (seating blocks add up under their tier), in spec order.
     pub fn tier_counts(&self) -> Vec<TierCounts> {
-        let mut tiers: Vec<TierCounts> = Vec::new();
-        for g in &self.groups {
-            let available = g.capacity() - g.held - g.sold;
-            if let Some(t) = tiers.iter_mut().find(|t| t.id == g.tier) {
-                t.capacity += g.capacity();
-                t.sold += g.sold;
-                t.held += g.held;
-                t.available += available;
-                t.price_cents = t.price_cents.min(g.price_cents);
-                continue;
-            }
-            tiers.push(TierCounts {
-                id: g.tier.clone(),
-                name: match &g.kind {
-                    GroupKind::Ga { name } => name.clone(),
-                    GroupKind::Seats { .. } => g.tier.clone(),
-                },
-                price_cents: g.price_cents,
-                capacity: g.capacity(),
-                sold: g.sold,
-                held: g.held,
-                available,
-                seated: !g.is_ga(),
-            });
-        }
-        tiers
+        TierCounts::tally(self.groups.iter().map(|g| TierCounts {
+            id: g.tier.clone(),
+            name: match &g.kind {
+                GroupKind::Ga { name } => name.clone(),
+                GroupKind::Seats { .. } => g.tier.clone(),
+            },
+            price_cents: g.price_cents,
+            capacity: g.capacity(),
+            sold: g.sold,
+            held: g.held,
+            available: g.capacity() - g.held - g.sold,
+            seated: !g.is_ga(),
+        }))
     }
 
     /// Totals over every tier.

@@ -76,6 +76,8 @@ pub enum CommitOutcome {
     KeyTaken,
     /// One of its items is already in a live order (written by another actor).
     ItemTaken,
+    /// Not written: the event has a newer owner, so this node may no longer sell it.
+    Fenced,
 }
 
 /// The buyer's details, as checked at checkout.

@@ -17,7 +17,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use actix_web::HttpRequest;
+use actix_web::{HttpMessage, HttpRequest};
 use ipnet::IpNet;
 
 use limits::{KeyedLimit, Limit};
@@ -66,6 +66,12 @@ struct RouteLimiters {
     per_ip: Option<KeyedLimit<u128>>,
     per_session: Option<KeyedLimit<u128>>,
 }
+
+/// The client of a request another node forwarded here (the owner of its event): set by the
+/// web layer once the forwarding node's signature checks out, so the limits see the client,
+/// not the forwarding node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ForwardedClient(pub IpAddr);
 
 /// The caller as the limits see it, resolved once per request: their address, or `None`
 /// when no limit applies to them (an exempt address, or a request without a socket).
@@ -127,6 +133,9 @@ impl Edge {
     /// The caller's address: the peer, or the nearest untrusted hop of `X-Forwarded-For`
     /// when the peer is a trusted proxy. `None` only for requests without a socket (tests).
     pub fn client_ip(&self, req: &HttpRequest) -> Option<IpAddr> {
+        if let Some(ForwardedClient(ip)) = req.extensions().get::<ForwardedClient>() {
+            return Some(*ip);
+        }
         let peer = req.peer_addr()?.ip();
         Some(client_ip(
             peer,

@@ -36,6 +36,9 @@ pub enum OrderFailure {
     Busy,
     /// The database refused or could not be reached: 503, nothing written.
     Backend,
+    /// The event has a newer owner on another node: 503, nothing written; a retry reaches
+    /// the new owner.
+    Moved,
 }
 
 /// The answer to an order: the order and whether this request created it (201) or replayed it
@@ -223,21 +226,30 @@ pub struct CommitDone {
 impl Handler<CommitDone> for InventoryActor {
     type Result = ();
 
-    fn handle(&mut self, msg: CommitDone, _: &mut Self::Context) {
+    fn handle(&mut self, msg: CommitDone, ctx: &mut Self::Context) {
+        let mut fenced = false;
         for (hold_id, order, key, outcome) in msg.results {
             let label = match outcome {
                 Some(CommitOutcome::Committed) => "confirmed",
                 Some(CommitOutcome::KeyTaken) => "key_taken",
                 Some(CommitOutcome::ItemTaken) => "item_taken",
+                Some(CommitOutcome::Fenced) => "fenced",
                 None => "failed",
             };
             metrics::counter!("orders_total", "outcome" => label).increment(1);
+            fenced |= outcome == Some(CommitOutcome::Fenced);
             let reply = match self.inventory.finish_order(hold_id, order, &key, outcome) {
                 Ok(order) => Ok((order, true)),
+                Err(_) if outcome == Some(CommitOutcome::Fenced) => Err(OrderFailure::Moved),
                 Err(_) if outcome.is_none() => Err(OrderFailure::Backend),
                 Err(e) => Err(OrderFailure::Shop(e)),
             };
             self.answer(&key, reply);
+        }
+        if fenced {
+            // Another node owns the event now: this inventory is stale, never serve it again.
+            tracing::warn!(event = %self.inventory.event_id(), "fenced: stopping this node's actor");
+            ctx.stop();
         }
     }
 }

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::domain::order::{CommitOutcome, NewOrder, Order};
-use crate::store::OrderStore;
+use crate::store::{Fence, OrderStore, StoreError};
 
 /// One order waiting to be written, with the hold it came from.
 pub struct CommitJob {
@@ -52,6 +52,7 @@ pub async fn run(
     mut queue: mpsc::Receiver<CommitJob>,
     report: impl Fn(Verdicts),
     settings: BatchSettings,
+    fence: Option<Fence>,
     latency: CommitLatency,
 ) {
     let mut inflight = FuturesUnordered::new();
@@ -62,7 +63,7 @@ pub async fn run(
                 match first {
                     Some(first) => {
                         let batch = gather(first, &mut queue, &settings).await;
-                        inflight.push(commit(store.clone(), batch, settings, latency.clone()));
+                        inflight.push(commit(store.clone(), batch, settings, fence, latency.clone()));
                     }
                     None => open = false,
                 }
@@ -101,6 +102,7 @@ async fn commit(
     store: Arc<dyn OrderStore>,
     batch: Vec<CommitJob>,
     settings: BatchSettings,
+    fence: Option<Fence>,
     latency: CommitLatency,
 ) -> Verdicts {
     let started = Instant::now();
@@ -108,13 +110,21 @@ async fn commit(
         tokio::time::sleep(settings.slowdown).await;
     }
     let orders: Vec<NewOrder> = batch.iter().map(|job| job.order.clone()).collect();
-    let outcomes = store.commit_orders(&orders).await;
+    let outcomes = store.commit_orders(&orders, fence).await;
     let took = started.elapsed();
     *latency.lock() = Some((took, Instant::now()));
     metrics::histogram!("order_commit_duration_seconds").record(took.as_secs_f64());
     metrics::histogram!("order_batch_size").record(orders.len() as f64);
     let outcomes: Vec<_> = match outcomes {
         Ok(outcomes) => outcomes.into_iter().map(Some).collect(),
+        Err(StoreError::Fenced) => {
+            tracing::warn!(
+                orders = orders.len(),
+                "group commit fenced: the event has a new owner"
+            );
+            metrics::counter!("fenced_commits_total").increment(1);
+            vec![Some(CommitOutcome::Fenced); orders.len()]
+        }
         Err(e) => {
             tracing::warn!(error = %e, orders = orders.len(), "group commit failed");
             vec![None; orders.len()]

@@ -21,7 +21,7 @@ use super::actor::{CommitDone, InventoryActor};
 use super::committer::{self, BatchSettings, CommitLatency};
 use crate::clock::Clock;
 use crate::domain::inventory::Inventory;
-use crate::store::{OrderStore, StoreError};
+use crate::store::{Fence, OrderStore, StoreError};
 
 /// Bounds and batching of the shop.
 #[derive(Clone, Copy, Debug)]
@@ -134,8 +134,14 @@ impl Registry {
         &self.edits
     }
 
-    /// The event's actor, started (and rebuilt from the database) on first use.
-    pub async fn get(&self, event: Uuid) -> Result<InventoryHandle, InventoryError> {
+    /// The event's actor, started (and rebuilt from the database) on first use. `epoch` is
+    /// the ownership the actor sells under: its commits are fenced by it (`None`: the node is
+    /// the only one, nothing to fence).
+    pub async fn get(
+        &self,
+        event: Uuid,
+        epoch: Option<i64>,
+    ) -> Result<InventoryHandle, InventoryError> {
         let cell = {
             let mut actors = self.actors.lock();
             let stale = actors
@@ -147,7 +153,10 @@ impl Registry {
             }
             actors.entry(event).or_default().clone()
         };
-        let started = cell.get_or_try_init(|| self.start(event)).await.cloned();
+        let started = cell
+            .get_or_try_init(|| self.start(event, epoch))
+            .await
+            .cloned();
         if started.is_err() {
             // An unknown event (or a failed start) must not leave its empty cell behind: ids
             // come from request paths, so failed lookups would grow the map without bound.
@@ -182,13 +191,40 @@ impl Registry {
         }
     }
 
+    /// Stops one event's actor here (the node lost the event's ownership) and forgets it.
+    pub fn stop(&self, event: Uuid) {
+        if let Some(cell) = self.actors.lock().remove(&event) {
+            if let Some(handle) = cell.get() {
+                handle.addr.do_send(super::actor::Stop);
+            }
+        }
+    }
+
     /// The event's actor if it runs on this node already (never starts one).
     pub fn running(&self, event: Uuid) -> Option<InventoryHandle> {
         let actors = self.actors.lock();
-        actors.get(&event).and_then(|cell| cell.get()).cloned()
+        actors
+            .get(&event)
+            .and_then(|cell| cell.get())
+            .filter(|handle| handle.addr.connected())
+            .cloned()
     }
 
-    async fn start(&self, event: Uuid) -> Result<InventoryHandle, InventoryError> {
+    /// The events whose actor runs on this node.
+    pub fn events(&self) -> Vec<Uuid> {
+        let actors = self.actors.lock();
+        actors
+            .iter()
+            .filter(|(_, cell)| cell.get().is_some_and(|h| h.addr.connected()))
+            .map(|(event, _)| *event)
+            .collect()
+    }
+
+    async fn start(
+        &self,
+        event: Uuid,
+        epoch: Option<i64>,
+    ) -> Result<InventoryHandle, InventoryError> {
         let record = self
             .store
             .get_event(event)
@@ -201,6 +237,7 @@ impl Registry {
                 .orders
                 .into_iter()
                 .map(|s| (s.order, s.idempotency_key, s.request_hash)),
+            self.clock.now(),
         );
         let (queue, jobs) = mpsc::channel(self.settings.commit_queue);
         let actor = InventoryActor::new(
@@ -218,6 +255,7 @@ impl Registry {
             // do_send ignores the mailbox bound on purpose: a verdict is never dropped.
             move |results| actor.do_send(CommitDone { results }),
             self.settings.batch,
+            epoch.map(|epoch| Fence { event, epoch }),
             latency.clone(),
         ));
         tracing::info!(%event, "inventory actor started");

@@ -160,7 +160,8 @@ pub struct Room {
     clock: Arc<dyn Clock>,
     settings: RoomSettings,
     lines: Mutex<HashMap<Uuid, Cached>>,
-    rules: Mutex<HashMap<Uuid, Rules>>,
+    /// Each event's rules, and when they were set (they are trusted for `snapshot_max_age`).
+    rules: Mutex<HashMap<Uuid, (Rules, std::time::Instant)>>,
     ranks: Mutex<HashMap<Uuid, Draw>>,
     /// Waiting fans seen since the last flush: (event, index) → ms.
     seen: Mutex<HashMap<(Uuid, u64), i64>>,
@@ -218,24 +219,30 @@ impl Room {
         self.reservations.lock().entry(event).or_default().clone()
     }
 
+    /// Oldest line state (and rules) a node answers from.
+    pub fn snapshot_max_age(&self) -> Duration {
+        self.settings.snapshot_max_age
+    }
+
     /// The line store (for readiness checks).
     pub fn store(&self) -> &Arc<dyn LineStore> {
         &self.line
     }
 
-    /// The events this node has seen line traffic for (the pacer ticks these).
-    pub fn events(&self) -> Vec<Uuid> {
-        self.rules.lock().keys().copied().collect()
-    }
-
-    /// The rules last set for an event on this node.
+    /// The rules last set for an event on this node, while fresh.
     pub fn rules(&self, event: Uuid) -> Option<Rules> {
-        self.rules.lock().get(&event).copied()
+        self.rules
+            .lock()
+            .get(&event)
+            .filter(|(_, at)| at.elapsed() <= self.settings.snapshot_max_age)
+            .map(|(rules, _)| *rules)
     }
 
     /// Sets an event's rules (from its spec and the shop's state).
     pub fn set_rules(&self, event: Uuid, rules: Rules) {
-        self.rules.lock().insert(event, rules);
+        self.rules
+            .lock()
+            .insert(event, (rules, std::time::Instant::now()));
     }
 
     /// The line state, from this node's snapshot when it is fresh enough.

@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::{Advance, Advanced, Joined, LineError, LineState, LineStore, Marks, Opening, Turn};
+use super::{
+    Advance, Advanced, Joined, Lease, LineError, LineState, LineStore, Marks, Opening, Turn,
+};
 
 #[derive(Default)]
 struct Line {
@@ -45,6 +47,10 @@ pub struct MemoryLineStore {
     lines: Mutex<HashMap<Uuid, Line>>,
     /// One-time ids claimed, with their expiry (ms); swept as it grows.
     claimed: Mutex<Claimed>,
+    /// What each event's owner published, with when it expires.
+    published: Mutex<HashMap<Uuid, (String, std::time::Instant)>>,
+    /// Ownership leases: holder and expiry (a single node takes them only in tests).
+    leases: Mutex<HashMap<Uuid, (String, std::time::Instant)>>,
 }
 
 /// Claimed ids kept before expired ones are swept out.
@@ -238,6 +244,62 @@ impl LineStore for MemoryLineStore {
         let mut claimed = self.claimed.lock();
         claimed.ids.remove(&(event, id.to_string()));
         Ok(())
+    }
+
+    async fn lease(&self, event: Uuid, holder: &str, ttl_ms: u64) -> Result<Lease, LineError> {
+        let now = std::time::Instant::now();
+        let mut leases = self.leases.lock();
+        match leases.get(&event) {
+            Some((other, until)) if *until > now => Ok(Lease::Held(other.clone())),
+            _ => {
+                let until = now + std::time::Duration::from_millis(ttl_ms);
+                leases.insert(event, (holder.to_string(), until));
+                Ok(Lease::Taken)
+            }
+        }
+    }
+
+    async fn renew(&self, event: Uuid, holder: &str, ttl_ms: u64) -> Result<bool, LineError> {
+        let now = std::time::Instant::now();
+        let mut leases = self.leases.lock();
+        match leases.get_mut(&event) {
+            Some((mine, until)) if mine == holder && *until > now => {
+                *until = now + std::time::Duration::from_millis(ttl_ms);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn give_up(&self, event: Uuid, holder: &str) -> Result<(), LineError> {
+        let mut leases = self.leases.lock();
+        if leases.get(&event).is_some_and(|(mine, _)| mine == holder) {
+            leases.remove(&event);
+            self.published.lock().remove(&event);
+        }
+        Ok(())
+    }
+
+    async fn publish(&self, event: Uuid, published: &str, ttl_ms: u64) -> Result<(), LineError> {
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(ttl_ms);
+        self.published
+            .lock()
+            .insert(event, (published.to_string(), until));
+        Ok(())
+    }
+
+    async fn published(&self, events: &[Uuid]) -> Result<Vec<Option<String>>, LineError> {
+        let now = std::time::Instant::now();
+        let published = self.published.lock();
+        Ok(events
+            .iter()
+            .map(|e| {
+                published
+                    .get(e)
+                    .filter(|(_, until)| *until > now)
+                    .map(|(text, _)| text.clone())
+            })
+            .collect())
     }
 
     async fn restore(&self, event: Uuid, marks: &Marks) -> Result<(), LineError> {

@@ -105,6 +105,15 @@ pub enum Turn {
     Unknown,
 }
 
+/// Who holds an event's ownership lease.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lease {
+    /// The caller took it just now (it was free).
+    Taken,
+    /// Someone holds it: their holder string (the caller's own, if it is still theirs).
+    Held(String),
+}
+
 /// The shared state of every event's line.
 #[async_trait]
 pub trait LineStore: Send + Sync + 'static {
@@ -142,4 +151,19 @@ pub trait LineStore: Send + Sync + 'static {
     ) -> Result<bool, LineError>;
     /// Gives a claimed id back (the join it paid for failed, so nothing was bought).
     async fn release_once(&self, event: Uuid, id: &str) -> Result<(), LineError>;
+
+    /// Takes an event's ownership lease for `holder` for `ttl_ms` if it is free; else tells
+    /// who holds it. Only for line stores several nodes share.
+    async fn lease(&self, event: Uuid, holder: &str, ttl_ms: u64) -> Result<Lease, LineError>;
+    /// Extends the lease by `ttl_ms` if `holder` still holds it; `false` when it does not.
+    async fn renew(&self, event: Uuid, holder: &str, ttl_ms: u64) -> Result<bool, LineError>;
+    /// Gives the lease up if `holder` holds it, with what it published (a node shutting down
+    /// hands over at once, and nobody reads its last counts as current).
+    async fn give_up(&self, event: Uuid, holder: &str) -> Result<(), LineError>;
+    /// Publishes what the event's owner knows (counts, rules) for every node to read, for
+    /// `ttl_ms`.
+    async fn publish(&self, event: Uuid, published: &str, ttl_ms: u64) -> Result<(), LineError>;
+    /// What the owners of these events last published (`None` where nothing is, or it
+    /// expired), in the order asked.
+    async fn published(&self, events: &[Uuid]) -> Result<Vec<Option<String>>, LineError>;
 }

@@ -10,7 +10,8 @@
 //! Keys of one event: `line` (hash: seq, ceiling, serving, tick, credit, admitted, skipped,
 //! rate, throttle, throttle_until, pq, seed, opened), `alive` (hash index → last seen ms),
 //! `active` (zset index → admission end ms), `adm` (hash index → admission end ms), `skip`
-//! (set of skipped indexes).
+//! (set of skipped indexes), `owner` (the ownership lease: holder, with a TTL), `published`
+//! (what the owner publishes for every node: counts and rules, with a TTL).
 
 use parking_lot::RwLock;
 use std::time::Duration;
@@ -24,7 +25,9 @@ use redis::aio::MultiplexedConnection;
 use redis::Script;
 use uuid::Uuid;
 
-use super::{Advance, Advanced, Joined, LineError, LineState, LineStore, Marks, Opening, Turn};
+use super::{
+    Advance, Advanced, Joined, Lease, LineError, LineState, LineStore, Marks, Opening, Turn,
+};
 
 /// How long one Redis command may take before the line counts as unavailable.
 const COMMAND_TIMEOUT: Duration = Duration::from_millis(1_000);
@@ -235,6 +238,30 @@ return 1
     )
 });
 
+/// Extends a lease only for its holder.
+static RENEW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+",
+    )
+});
+
+/// Deletes a lease, and what its holder published, only for its holder.
+static GIVE_UP: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1], KEYS[2])
+end
+return 0
+",
+    )
+});
+
 fn field<T: std::str::FromStr + Default>(fields: &HashMap<String, String>, name: &str) -> T {
     fields
         .get(name)
@@ -428,6 +455,73 @@ impl LineStore for RedisLineStore {
     async fn release_once(&self, event: Uuid, id: &str) -> Result<(), LineError> {
         self.query(redis::cmd("DEL").arg(self.key(event, &format!("once:{id}"))))
             .await
+    }
+
+    async fn lease(&self, event: Uuid, holder: &str, ttl_ms: u64) -> Result<Lease, LineError> {
+        let key = self.key(event, "owner");
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(&key)
+            .arg(holder)
+            .arg("PX")
+            .arg(ttl_ms.max(1))
+            .arg("NX")
+            .cmd("GET")
+            .arg(&key);
+        let (set, now): (Option<String>, Option<String>) = self.pipeline(&pipe).await?;
+        Ok(match (set, now) {
+            (Some(_), _) => Lease::Taken,
+            (None, Some(holder)) => Lease::Held(holder),
+            // It expired between the two commands: free again, the caller asks once more.
+            (None, None) => Lease::Held(String::new()),
+        })
+    }
+
+    async fn renew(&self, event: Uuid, holder: &str, ttl_ms: u64) -> Result<bool, LineError> {
+        let renewed: i64 = self
+            .invoke(
+                RENEW
+                    .key(self.key(event, "owner"))
+                    .arg(holder)
+                    .arg(ttl_ms.max(1)),
+            )
+            .await?;
+        Ok(renewed == 1)
+    }
+
+    async fn give_up(&self, event: Uuid, holder: &str) -> Result<(), LineError> {
+        let _: i64 = self
+            .invoke(
+                GIVE_UP
+                    .key(self.key(event, "owner"))
+                    .key(self.key(event, "published"))
+                    .arg(holder),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn publish(&self, event: Uuid, published: &str, ttl_ms: u64) -> Result<(), LineError> {
+        self.query(
+            redis::cmd("SET")
+                .arg(self.key(event, "published"))
+                .arg(published)
+                .arg("PX")
+                .arg(ttl_ms.max(1)),
+        )
+        .await
+    }
+
+    async fn published(&self, events: &[Uuid]) -> Result<Vec<Option<String>>, LineError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One GET per event in one pipeline: the keys live on different cluster slots.
+        let mut pipe = redis::pipe();
+        for &event in events {
+            pipe.cmd("GET").arg(self.key(event, "published"));
+        }
+        self.pipeline(&pipe).await
     }
 
     async fn restore(&self, event: Uuid, marks: &Marks) -> Result<(), LineError> {

@@ -18,7 +18,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Sale, SaleError};
+use super::facts::Published;
+use super::{owner, Sale, SaleError};
 use crate::inventory::actor::{GetSnapshot, Snapshot};
 use crate::inventory::InventoryHandle;
 use crate::room::line::Rules;
@@ -29,6 +30,9 @@ use crate::shutdown::Signal;
 pub const SATURATED_THROTTLE: f64 = 0.25;
 /// How long one saturation report slows every node's pacer.
 pub const THROTTLE_HOLD: Duration = Duration::from_secs(2);
+/// Ticks a publication outlives (an owner that stops publishing is gone: nodes then take
+/// the event over rather than read stale counts).
+pub const PUBLISHED_TICKS: u32 = 8;
 /// How recent a slow commit must be to count as saturation.
 pub const COMMIT_SIGNAL_MAX_AGE: Duration = Duration::from_secs(5);
 
@@ -79,18 +83,20 @@ pub async fn run(sale: Arc<Sale>, mut stop: Signal) {
     }
 }
 
-/// One round: flush sightings, then tick every event with line traffic on this node.
+/// One round: flush sightings, then for every event this node owns, publish its counts and
+/// rules for the other nodes and tick its line.
 async fn tick(sale: &Sale) {
     if let Err(e) = sale.room.flush_liveness().await {
         tracing::warn!(error = %e, "flushing liveness failed");
     }
-    for event in sale.room.events() {
-        let Ok(handle) = sale.registry.get(event).await else {
+    for event in owner::owned(sale) {
+        let Some(handle) = owner::owned_actor(sale, event) else {
             continue;
         };
         let Ok(snap) = handle.ask(GetSnapshot).await else {
             continue;
         };
+        publish(sale, event, &snap).await;
         let throttle = shop_throttle(&handle, &sale.settings.saturation);
         let rules = rules_of(&snap, throttle);
         sale.room.set_rules(event, rules);
@@ -103,6 +109,20 @@ async fn tick(sale: &Sale) {
         if let Err(e) = sale.room.tick(event, &rules).await {
             tracing::warn!(%event, error = %e, "pacer tick failed");
         }
+    }
+}
+
+/// Publishes what the owner knows of an event for the other nodes' reads and polls (with the
+/// in-process line there are no other nodes: nothing to publish).
+async fn publish(sale: &Sale, event: Uuid, snap: &Snapshot) {
+    if sale.ownership.alone() {
+        return;
+    }
+    // Plain numbers and strings: serializing cannot fail.
+    let text = serde_json::to_string(&Published::of(snap)).unwrap_or_default();
+    let ttl = (sale.settings.tick * PUBLISHED_TICKS).as_millis() as u64;
+    if let Err(e) = sale.room.store().publish(event, &text, ttl).await {
+        tracing::warn!(%event, error = %e, "publishing the event's counts failed");
     }
 }
 

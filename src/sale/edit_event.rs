@@ -95,12 +95,7 @@ pub async fn edit_event(sale: &Sale, id: Uuid, patch: EventPatch) -> Result<Even
 
 /// An event's spec as saved (the console's editor starts from it).
 pub async fn saved_spec(sale: &Sale, id: Uuid) -> Result<EventSpec, SaleError> {
-    Ok(sale
-        .store
-        .get_event(id)
-        .await?
-        .ok_or(SaleError::NotFound("event"))?
-        .spec)
+    Ok(super::facts::record(sale, id).await?.spec.clone())
 }
 
 /// Saves a new spec or pause flag: checked by the actor against what is sold and held, then
@@ -139,5 +134,6 @@ pub(crate) async fn change(
         })
         .await?
         .map_err(refused)?;
+    sale.facts.forget(id);
     list_events::event(sale, id).await
 }

@@ -14,10 +14,12 @@ pub mod cancel;
 pub mod create_event;
 pub mod edit_event;
 pub mod export;
+pub mod facts;
 pub mod hold;
 pub mod join;
 pub mod list_events;
 pub mod order;
+pub mod owner;
 pub mod pause;
 pub mod refusals;
 pub mod release;
@@ -162,6 +164,8 @@ pub struct Sale {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) refusals: Refusals,
     pub(crate) settings: SaleSettings,
+    pub(crate) ownership: owner::Ownership,
+    pub(crate) facts: facts::Facts,
 }
 
 impl Sale {
@@ -173,6 +177,7 @@ impl Sale {
         signer: TokenSigner,
         clock: Arc<dyn Clock>,
         settings: SaleSettings,
+        ownership: owner::Mode,
     ) -> Self {
         Sale {
             store,
@@ -182,6 +187,8 @@ impl Sale {
             clock,
             refusals: Refusals::default(),
             settings,
+            ownership: owner::Ownership::new(ownership),
+            facts: facts::Facts::default(),
         }
     }
 
@@ -250,30 +257,62 @@ impl Sale {
             .map_err(|e| SaleError::NotAdmitted(format!("admission refused: {e}")))
     }
 
-    /// Checks that an event exists (404 otherwise), from this node's cache when it can.
+    /// Checks that an event exists (404 otherwise), from this node's memory when it can.
     pub async fn known_event(&self, event: Uuid) -> Result<(), SaleError> {
-        self.rules(event).await.map(|_| ())
+        facts::exists(self, event).await
     }
 
-    /// The event's line rules on this node: cached, or read from its actor on first use (which
-    /// also makes this node's pacer tick the event). Unknown events are 404.
+    /// The event's line rules: this node's if fresh (the owner sets them each tick), else
+    /// from the owner's actor here, or what the owner publishes. With no owner anywhere the
+    /// event's line would not move: this node takes the event over. Unknown events are 404.
     pub(crate) async fn rules(&self, event: Uuid) -> Result<Rules, SaleError> {
         if let Some(rules) = self.room.rules(event) {
             return Ok(rules);
         }
-        let snap = self
-            .actor(event)
-            .await?
-            .ask(crate::inventory::actor::GetSnapshot)
-            .await?;
-        let rules = admit::rules_of(&snap, 1.0);
+        if let Some(rules) = self.owner_rules(event).await {
+            return Ok(rules);
+        }
+        if let Some(published) = facts::published(self, &[event]).await?.remove(0) {
+            let rules = published.rules();
+            self.room.set_rules(event, rules);
+            return Ok(rules);
+        }
+        let record = facts::record(self, event).await?;
+        if let owner::Location::Here = owner::locate(self, event).await? {
+            if let Some(rules) = self.owner_rules(event).await {
+                return Ok(rules);
+            }
+        }
+        // The owner took the event a moment ago and has not published yet: the stored event
+        // and its sold count say enough.
+        let counts = facts::counts(self, &record, None).await?;
+        let spec = &record.spec;
+        let rules = Rules {
+            rate_per_minute: spec.admission.rate_per_minute,
+            max_active: spec.admission.max_active,
+            admission_ttl_secs: spec.admission.admission_ttl_secs,
+            sale: counts.state(&record, self.clock.now()),
+            opens_at: spec.sale_opens_at,
+            shop_throttle: 1.0,
+            pow_bits: spec.pow_difficulty_bits,
+        };
         self.room.set_rules(event, rules);
         Ok(rules)
     }
 
-    /// The event's actor, or 404 for an unknown event.
+    /// The rules from this node's actor, if it owns the event.
+    async fn owner_rules(&self, event: Uuid) -> Option<Rules> {
+        let actor = owner::owned_actor(self, event)?;
+        let snap = actor.ask(crate::inventory::actor::GetSnapshot).await.ok()?;
+        let rules = admit::rules_of(&snap, 1.0);
+        self.room.set_rules(event, rules);
+        Some(rules)
+    }
+
+    /// The event's actor, for an operation on its inventory: this node's if it owns the
+    /// event (taking the event over when nobody owns it), `503` when another node does.
     pub(crate) async fn actor(&self, event: Uuid) -> Result<InventoryHandle, SaleError> {
-        Ok(self.registry.get(event).await?)
+        owner::actor(self, event).await
     }
 }
 

@@ -78,6 +78,10 @@ pub async fn order(
         Err(OrderFailure::Backend) => Err(SaleError::Backend(
             "the order could not be committed".into(),
         )),
+        Err(OrderFailure::Moved) => Err(SaleError::Busy(
+            "this event moved to another node; retry with the same Idempotency-Key".into(),
+            BUSY_RETRY_AFTER_SECS,
+        )),
     }
 }
 

@@ -4,10 +4,10 @@
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::facts;
 use super::list_events::EventView;
 use super::{Sale, SaleError};
 use crate::domain::inventory::{SaleState, TierCounts};
-use crate::inventory::actor::{GetSnapshot, Snapshot};
 
 /// An event's live numbers.
 #[derive(Clone, Debug, Serialize)]
@@ -32,14 +32,12 @@ pub struct Stats {
     pub tiers: Vec<TierCounts>,
 }
 
-/// The live numbers of one event.
+/// The live numbers of one event (any node answers; none starts an actor for it).
 pub async fn stats(sale: &Sale, event: Uuid) -> Result<Stats, SaleError> {
-    let snap = sale.actor(event).await?.ask(GetSnapshot).await?;
-    stats_of(sale, event, &snap).await
+    Ok(dashboard(sale, event).await?.stats)
 }
 
-/// What the organizer's dashboard shows: the event, its numbers and whether it is paused, from
-/// one look at the event's actor.
+/// What the organizer's dashboard shows: the event, its numbers and whether it is paused.
 pub struct Dashboard {
     pub event: EventView,
     pub stats: Stats,
@@ -48,37 +46,34 @@ pub struct Dashboard {
 
 /// The dashboard of one event.
 pub async fn dashboard(sale: &Sale, event: Uuid) -> Result<Dashboard, SaleError> {
-    let snap = sale.actor(event).await?.ask(GetSnapshot).await?;
-    let stats = stats_of(sale, event, &snap).await?;
-    Ok(Dashboard {
-        paused: snap.paused,
-        event: EventView::new(event, snap),
-        stats,
-    })
-}
-
-async fn stats_of(sale: &Sale, event: Uuid, snap: &Snapshot) -> Result<Stats, SaleError> {
-    sale.rules(event).await?;
+    let record = facts::record(sale, event).await?;
+    let published = facts::published(sale, &[event]).await?.remove(0);
+    let counts = facts::counts(sale, &record, published).await?;
     let line = sale.room.stats(event).await?;
     let refusals = sale.refusals.get(event);
-    Ok(Stats {
-        waiting: line.waiting,
-        admitted_total: line.admitted_total,
-        active_shoppers: line.active_shoppers,
-        admission_rate_per_minute: line.admission_rate_per_minute,
-        skipped_no_shows: line.skipped_total,
-        serving: line.serving,
-        last_seq: line.last_seq,
-        sold: snap.totals.sold,
-        held: snap.totals.held,
-        available: snap.totals.available,
-        orders: snap.totals.orders,
-        revenue_cents: snap.totals.revenue_cents,
-        open_holds: snap.open_holds,
-        rejected_rate_limited: refusals.rate_limited,
-        rejected_not_admitted: refusals.not_admitted,
-        rejected_pow: refusals.pow,
-        state: snap.state,
-        tiers: snap.tiers.clone(),
+    let view = EventView::of(&record, &counts, sale.clock.now());
+    Ok(Dashboard {
+        paused: counts.paused,
+        stats: Stats {
+            waiting: line.waiting,
+            admitted_total: line.admitted_total,
+            active_shoppers: line.active_shoppers,
+            admission_rate_per_minute: line.admission_rate_per_minute,
+            skipped_no_shows: line.skipped_total,
+            serving: line.serving,
+            last_seq: line.last_seq,
+            sold: counts.totals.sold,
+            held: counts.totals.held,
+            available: counts.totals.available,
+            orders: counts.totals.orders,
+            revenue_cents: counts.totals.revenue_cents,
+            open_holds: counts.open_holds,
+            rejected_rate_limited: refusals.rate_limited,
+            rejected_not_admitted: refusals.not_admitted,
+            rejected_pow: refusals.pow,
+            state: view.state,
+            tiers: counts.tiers,
+        },
+        event: view,
     })
 }

@@ -37,9 +37,29 @@ pub enum StoreError {
     /// A stored row cannot be read back (corrupt JSON, unknown status): a bug or tampering.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The event's ownership moved on: a commit made under an older epoch is refused whole.
+    #[error("the event has a newer owner: this node may no longer commit its orders")]
+    Fenced,
     /// Anything else the driver reports; logged, answered 500.
     #[error("database error: {0}")]
     Other(String),
+}
+
+/// The ownership a group commit is made under: it commits only while the event's
+/// `owner_epoch` in the database is still `epoch` (see [`OrderStore::take_ownership`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fence {
+    pub event: Uuid,
+    pub epoch: i64,
+}
+
+/// What an event has sold, counted in the database (for reads when no actor runs here).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SoldCounts {
+    /// Items sold per tier id.
+    pub per_tier: Vec<(String, u64)>,
+    pub orders: u64,
+    pub revenue_cents: i64,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -137,8 +157,19 @@ pub trait OrderStore: Send + Sync + 'static {
 
     /// Writes a batch of orders in one transaction, skipping orders whose idempotency key is
     /// taken; if an item is already sold (two actors at once), falls back to one transaction per
-    /// order so only the offenders fail. Returns one outcome per order, in order.
-    async fn commit_orders(&self, orders: &[NewOrder]) -> Result<Vec<CommitOutcome>, StoreError>;
+    /// order so only the offenders fail. Returns one outcome per order, in order. Under a
+    /// `fence`, the whole batch is refused with [`StoreError::Fenced`] once the event's owner
+    /// epoch is no longer the fence's (checked in the same statement or transaction).
+    async fn commit_orders(
+        &self,
+        orders: &[NewOrder],
+        fence: Option<Fence>,
+    ) -> Result<Vec<CommitOutcome>, StoreError>;
+    /// Takes over an event: increments its owner epoch and returns the new one (`None`: no
+    /// such event). Waits for commits under the old epoch in flight, and fences later ones.
+    async fn take_ownership(&self, event_id: Uuid) -> Result<Option<i64>, StoreError>;
+    /// What an event has sold (confirmed orders only).
+    async fn sold_counts(&self, event_id: Uuid) -> Result<SoldCounts, StoreError>;
     /// The confirmed orders of an event (actor rebuild).
     async fn load_sales(&self, event_id: Uuid) -> Result<EventSales, StoreError>;
     /// One order with its items.
@@ -336,6 +367,29 @@ fn search_condition(param: &str, id_text: &str) -> String {
          OR {id_text} LIKE {param} ESCAPE '\\' OR EXISTS (SELECT 1 FROM order_items f \
          WHERE f.order_id = s.id AND lower(f.item_id) LIKE {param} ESCAPE '\\')"
     )
+}
+
+/// Items sold per tier (`kind` 'tier') and the confirmed orders' count and revenue (`kind`
+/// 'orders', tier empty), in one query, on either backend (`$1`: the event id).
+const SOLD_COUNTS_SQL: &str =
+    "SELECT 'tier' AS kind, tier, COUNT(*) AS n, CAST(0 AS BIGINT) AS cents \
+     FROM order_items WHERE event_id = $1 AND NOT cancelled GROUP BY tier \
+     UNION ALL SELECT 'orders', '', COUNT(*), CAST(COALESCE(SUM(total_cents), 0) AS BIGINT) \
+     FROM orders WHERE event_id = $1 AND status = 'confirmed'";
+
+/// Reads the rows of [`SOLD_COUNTS_SQL`].
+fn sold_counts_from_rows<R: OrderRow>(rows: &[R]) -> Result<SoldCounts, StoreError> {
+    let mut counts = SoldCounts::default();
+    for row in rows {
+        let n = row.int("n")?.max(0) as u64;
+        if row.text("kind")? == "tier" {
+            counts.per_tier.push((row.text("tier")?, n));
+        } else {
+            counts.orders = n;
+            counts.revenue_cents = row.int("cents")?;
+        }
+    }
+    Ok(counts)
 }
 
 fn as_i64(n: u64) -> i64 {

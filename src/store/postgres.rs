@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{
     orders_from_rows, parse_spec, sales_from_rows, spec_json, CommitOutcome, EventRecord,
-    EventSales, OrderStore, StoreError, ITEM_SOLD_ONCE,
+    EventSales, Fence, OrderStore, SoldCounts, StoreError, ITEM_SOLD_ONCE,
 };
 use crate::domain::line::{Marks, Opening};
 use crate::domain::order::{NewOrder, Order};
@@ -69,10 +69,12 @@ const ORDER_COLUMNS: &str =
      o.created_at, o.session, i.item_id, i.tier, i.price_cents";
 
 /// Inserts orders and their items from arrays; returns the ids actually inserted (orders whose
-/// idempotency key was taken are skipped, and so are their items).
+/// idempotency key was taken are skipped, and so are their items), or `Fenced` when the
+/// event's owner epoch is no longer the fence's.
 async fn insert_orders<'e>(
     executor: impl sqlx::PgExecutor<'e>,
     orders: &[NewOrder],
+    fence: Option<Fence>,
 ) -> Result<HashSet<Uuid>, StoreError> {
     let n = orders.len();
     let (mut ids, mut events, mut keys, mut hashes) = (
@@ -109,16 +111,20 @@ async fn insert_orders<'e>(
             item_prices.push(item.price_cents);
         }
     }
-    // One statement, so one round trip and one implicit transaction: the orders insert skips
-    // taken idempotency keys, and the items insert keeps only the items of inserted orders.
-    let inserted: Vec<Uuid> = sqlx::query_scalar(
-        "WITH o AS ( \
+    // One statement, so one round trip and one implicit transaction: the fence row is locked
+    // FOR SHARE (a takeover's epoch bump waits for this commit, and a commit after the bump
+    // sees the new epoch and inserts nothing), the orders insert skips taken idempotency
+    // keys, and the items insert keeps only the items of inserted orders.
+    let (current, inserted): (bool, Vec<Uuid>) = sqlx::query_as(
+        "WITH g AS (SELECT 1 FROM events WHERE id = $15 AND owner_epoch = $16 FOR SHARE), \
+         o AS ( \
              INSERT INTO orders (id, event_id, idempotency_key, request_hash, name, email, \
                  total_cents, status, created_at, session) \
              SELECT id, event_id, key, hash, name, email, total, 'confirmed', at, session \
              FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], \
                          $6::text[], $7::int8[], $8::timestamptz[], $9::text[]) \
                   AS u(id, event_id, key, hash, name, email, total, at, session) \
+             WHERE $15::uuid IS NULL OR EXISTS (SELECT 1 FROM g) \
              ON CONFLICT (event_id, idempotency_key) DO NOTHING \
              RETURNING id), \
          i AS ( \
@@ -127,7 +133,8 @@ async fn insert_orders<'e>(
              FROM unnest($10::uuid[], $11::uuid[], $12::text[], $13::text[], $14::int8[]) \
                   AS u(order_id, event_id, item_id, tier, price_cents) \
              WHERE order_id IN (SELECT id FROM o)) \
-         SELECT id FROM o",
+         SELECT ($15::uuid IS NULL OR EXISTS (SELECT 1 FROM g)), \
+                COALESCE(ARRAY(SELECT id FROM o), '{}'::uuid[])",
     )
     .bind(&ids)
     .bind(&events)
@@ -143,8 +150,13 @@ async fn insert_orders<'e>(
     .bind(&item_ids)
     .bind(&item_tiers)
     .bind(&item_prices)
-    .fetch_all(executor)
+    .bind(fence.map(|f| f.event))
+    .bind(fence.map(|f| f.epoch))
+    .fetch_one(executor)
     .await?;
+    if !current {
+        return Err(StoreError::Fenced);
+    }
     Ok(inserted.into_iter().collect())
 }
 
@@ -216,8 +228,12 @@ impl OrderStore for PostgresStore {
         rows.iter().map(event_from_row).collect()
     }
 
-    async fn commit_orders(&self, orders: &[NewOrder]) -> Result<Vec<CommitOutcome>, StoreError> {
-        match insert_orders(&self.pool, orders).await {
+    async fn commit_orders(
+        &self,
+        orders: &[NewOrder],
+        fence: Option<Fence>,
+    ) -> Result<Vec<CommitOutcome>, StoreError> {
+        match insert_orders(&self.pool, orders, fence).await {
             Ok(inserted) => return Ok(outcomes(orders, &inserted)),
             Err(StoreError::Conflict(name)) if name == ITEM_SOLD_ONCE => {}
             Err(e) => return Err(e),
@@ -225,7 +241,7 @@ impl OrderStore for PostgresStore {
         // Some item is already sold by another writer: find which orders, one at a time.
         let mut result = Vec::with_capacity(orders.len());
         for order in orders {
-            match insert_orders(&self.pool, std::slice::from_ref(order)).await {
+            match insert_orders(&self.pool, std::slice::from_ref(order), fence).await {
                 Ok(inserted) => result.extend(outcomes(std::slice::from_ref(order), &inserted)),
                 Err(StoreError::Conflict(name)) if name == ITEM_SOLD_ONCE => {
                     result.push(CommitOutcome::ItemTaken)
@@ -234,6 +250,23 @@ impl OrderStore for PostgresStore {
             }
         }
         Ok(result)
+    }
+
+    async fn take_ownership(&self, event_id: Uuid) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "UPDATE events SET owner_epoch = owner_epoch + 1 WHERE id = $1 RETURNING owner_epoch",
+        )
+        .bind(event_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn sold_counts(&self, event_id: Uuid) -> Result<SoldCounts, StoreError> {
+        let rows = sqlx::query(super::SOLD_COUNTS_SQL)
+            .bind(event_id)
+            .fetch_all(&self.pool)
+            .await?;
+        super::sold_counts_from_rows(&rows)
     }
 
     async fn load_sales(&self, event_id: Uuid) -> Result<EventSales, StoreError> {

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{
     orders_from_rows, parse_spec, sales_from_rows, spec_json, CommitOutcome, EventRecord,
-    EventSales, OrderStore, StoreError, ITEM_SOLD_ONCE,
+    EventSales, Fence, OrderStore, SoldCounts, StoreError, ITEM_SOLD_ONCE,
 };
 use crate::domain::line::{Marks, Opening};
 use crate::domain::order::{NewOrder, Order};
@@ -173,8 +173,23 @@ impl OrderStore for SqliteStore {
         rows.iter().map(event_from_row).collect()
     }
 
-    async fn commit_orders(&self, orders: &[NewOrder]) -> Result<Vec<CommitOutcome>, StoreError> {
+    async fn commit_orders(
+        &self,
+        orders: &[NewOrder],
+        fence: Option<Fence>,
+    ) -> Result<Vec<CommitOutcome>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        if let Some(fence) = fence {
+            // SQLite has one writer at a time: the epoch read here stands until the commit.
+            let epoch: Option<i64> =
+                sqlx::query_scalar("SELECT owner_epoch FROM events WHERE id = ?")
+                    .bind(fence.event.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if epoch != Some(fence.epoch) {
+                return Err(StoreError::Fenced);
+            }
+        }
         let mut result = Vec::with_capacity(orders.len());
         for order in orders {
             // A savepoint per order: an item sold by another writer fails only this order.
@@ -193,6 +208,24 @@ impl OrderStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(result)
+    }
+
+    async fn take_ownership(&self, event_id: Uuid) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "UPDATE events SET owner_epoch = owner_epoch + 1 WHERE id = ? RETURNING owner_epoch",
+        )
+        .bind(event_id.to_string())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn sold_counts(&self, event_id: Uuid) -> Result<SoldCounts, StoreError> {
+        // SQLite reads `$1` as a named parameter: both uses take the one value bound.
+        let rows = sqlx::query(super::SOLD_COUNTS_SQL)
+            .bind(event_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        super::sold_counts_from_rows(&rows)
     }
 
     async fn load_sales(&self, event_id: Uuid) -> Result<EventSales, StoreError> {

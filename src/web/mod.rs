@@ -9,8 +9,10 @@
 //! reading anything.
 
 pub mod api;
+pub mod canonical;
 pub mod error;
 pub mod extract;
+pub mod forward;
 pub mod guard;
 pub mod health;
 pub mod pages;
@@ -38,6 +40,8 @@ pub struct AppState {
     pub sale: Arc<Sale>,
     pub edge: Edge,
     pub metrics: PrometheusHandle,
+    /// The client that forwards calls to the node owning their event.
+    pub forwarder: reqwest::Client,
 }
 
 /// Shorthand for handlers.
@@ -70,13 +74,29 @@ pub fn organizer_limits() -> BodyLimits {
 }
 
 impl BodyLimits {
-    /// Sets these limits on a scope.
-    pub fn on_scope(self, scope: actix_web::Scope) -> actix_web::Scope {
+    /// Sets these limits on a scope (wrapped in middleware or not).
+    pub fn on_scope<T>(self, scope: actix_web::Scope<T>) -> actix_web::Scope<T>
+    where
+        T: actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    {
         scope.app_data(self.json).app_data(self.raw)
     }
 
-    /// Sets these limits on a resource.
-    pub fn on_resource(self, resource: actix_web::Resource) -> actix_web::Resource {
+    /// Sets these limits on a resource (wrapped in middleware or not).
+    pub fn on_resource<T>(self, resource: actix_web::Resource<T>) -> actix_web::Resource<T>
+    where
+        T: actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    {
         resource.app_data(self.json).app_data(self.raw)
     }
 }

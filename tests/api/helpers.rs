@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 pub const ORGANIZER_TOKEN: &str = "test-organizer-token-0123456789";
-const SECRET_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+pub const SECRET_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 /// Which backends the suite runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

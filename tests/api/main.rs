@@ -4,6 +4,7 @@ mod helpers;
 mod proxy;
 
 mod browser;
+mod cluster;
 mod concurrency;
 mod console;
 mod edge;
@@ -11,6 +12,7 @@ mod events;
 mod health;
 mod orders;
 mod outages;
+mod owners;
 mod pacer;
 mod pages;
 mod room;

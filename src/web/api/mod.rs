@@ -5,10 +5,11 @@ pub mod orders;
 pub mod queue;
 pub mod shop;
 
+use actix_web::middleware::from_fn;
 use actix_web::{web, HttpMessage, HttpResponse};
 
 use super::error::ApiError;
-use super::{fan_limits, organizer_limits};
+use super::{fan_limits, forward, organizer_limits};
 
 /// Registers the `/api/v1` routes. Routes are nested under `/events/{id}` so a request's
 /// path is matched against one pattern with a parameter and then static suffixes: actix's
@@ -24,28 +25,48 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .route(web::post().to(queue::join)),
                 ),
             )
+            // Calls on an event's inventory go to the node that owns it (see `forward`);
+            // reads of the event any node answers.
             .service(
                 organizer_limits().on_resource(
                     web::resource("")
+                        .wrap(from_fn(forward::writes_to_event_owner))
                         .route(web::get().to(events::get))
                         .route(web::patch().to(events::patch)),
                 ),
             )
             .service(
-                fan_limits().on_resource(web::resource("/holds").route(web::post().to(shop::hold))),
+                fan_limits().on_resource(
+                    web::resource("/holds")
+                        .wrap(from_fn(forward::to_event_owner))
+                        .route(web::post().to(shop::hold)),
+                ),
             )
             .service(
                 fan_limits().on_scope(
                     web::scope("/holds/{hold_id}")
+                        .wrap(from_fn(forward::to_event_owner))
                         .route("", web::delete().to(shop::release))
                         .route("/order", web::post().to(shop::order)),
                 ),
             )
-            .route("/seats", web::get().to(shop::seats))
+            .service(
+                web::resource("/seats")
+                    .wrap(from_fn(forward::to_event_owner))
+                    .route(web::get().to(shop::seats)),
+            )
             .route("/fairness", web::get().to(queue::fairness))
             .route("/challenge", web::get().to(queue::challenge))
-            .route("/pause", web::post().to(events::pause))
-            .route("/resume", web::post().to(events::resume))
+            .service(
+                web::resource("/pause")
+                    .wrap(from_fn(forward::to_event_owner))
+                    .route(web::post().to(events::pause)),
+            )
+            .service(
+                web::resource("/resume")
+                    .wrap(from_fn(forward::to_event_owner))
+                    .route(web::post().to(events::resume)),
+            )
             .route("/stats", web::get().to(events::stats))
             .route("/orders", web::get().to(orders::list))
             .default_service(web::to(not_found)),
@@ -60,7 +81,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/orders/{id}")
             .route("", web::get().to(orders::get))
-            .route("/cancel", web::post().to(orders::cancel))
+            .service(
+                web::resource("/cancel")
+                    .wrap(from_fn(forward::to_order_owner))
+                    .route(web::post().to(orders::cancel)),
+            )
             .default_service(web::to(not_found)),
     )
     .default_service(web::to(not_found));

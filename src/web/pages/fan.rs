@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::http::{header, StatusCode};
+use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use uuid::Uuid;
@@ -22,7 +23,7 @@ use crate::web::error::{ApiError, Back, PageError, Refusal};
 use crate::web::extract::{
     admission_cookie, fan_token, is_organizer, set_cookies, Admitted, Joiner, StatusRoute, Ticket,
 };
-use crate::web::State;
+use crate::web::{forward, State};
 
 /// The waiting room.
 #[derive(Template)]
@@ -350,7 +351,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(queue_page))
             .route(web::post().to(queue_form)),
     )
-    .route("/events/{id}/shop", web::get().to(shop_page))
+    .service(
+        // The seat map is the event's inventory: its owner draws it.
+        web::resource("/events/{id}/shop")
+            .wrap(from_fn(forward::to_event_owner))
+            .route(web::get().to(shop_page)),
+    )
     .route(
         "/events/{id}/checkout/{hold_id}",
         web::get().to(checkout_page),

@@ -11,6 +11,7 @@ pub mod event_form;
 pub mod session;
 
 use actix_web::http::{header, StatusCode};
+use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -27,7 +28,7 @@ use crate::sale::stats::Stats;
 use crate::sale::{self, export, SaleError};
 use crate::web::error::{ApiError, Back, PageError};
 use crate::web::extract::rate_limited;
-use crate::web::{csv_download, organizer_limits, read_body, State, ORGANIZER_BODY_LIMIT};
+use crate::web::{csv_download, forward, organizer_limits, read_body, State, ORGANIZER_BODY_LIMIT};
 
 /// Orders per page of the console's orders table.
 pub const ORDERS_PER_PAGE: u32 = 50;
@@ -509,13 +510,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/events/new", web::get().to(new_event))
             .route("/events", web::post().to(create))
             .route("/events/{id}", web::get().to(dashboard))
-            .route("/events/{id}/edit", web::get().to(edit_event))
-            .route("/events/{id}/edit", web::post().to(save_event))
+            .service(
+                web::resource("/events/{id}/edit")
+                    .wrap(from_fn(forward::writes_to_event_owner))
+                    .route(web::get().to(edit_event))
+                    .route(web::post().to(save_event)),
+            )
             .route("/events/{id}/stats", web::get().to(live_stats))
             .route("/events/{id}/orders", web::get().to(orders))
             .route("/events/{id}/orders.csv", web::get().to(orders_csv))
-            .route("/events/{id}/{action}", web::post().to(set_paused))
-            .route("/orders/{id}/cancel", web::post().to(cancel)),
+            .service(
+                web::resource("/events/{id}/{action}")
+                    .wrap(from_fn(forward::to_event_owner))
+                    .route(web::post().to(set_paused)),
+            )
+            .service(
+                web::resource("/orders/{id}/cancel")
+                    .wrap(from_fn(forward::to_order_owner))
+                    .route(web::post().to(cancel)),
+            ),
     );
 }
 
