@@ -37,6 +37,8 @@ const ODD_ANSWER_WAIT: Duration = Duration::from_secs(5);
 const POW_REFUSED_WAIT: Duration = Duration::from_secs(1);
 /// Tries of one hold or order before the fan gives up.
 const SHOP_ATTEMPTS: u32 = 30;
+/// How many times a fan holds again after its hold died with the node that kept it.
+const HOLD_ROUNDS: u32 = 3;
 /// Above this difficulty the solver runs on the blocking pool, off the async workers.
 const POW_INLINE_MAX_BITS: u8 = 12;
 
@@ -389,123 +391,129 @@ async fn shop(user: &mut GooseUser, run: &Run) -> TransactionResult {
         Shop::Tiers(tiers) => tiers.clone(),
         Shop::Seats => Vec::new(),
     };
-    // Hold.
-    let mut hold_id = None;
-    let mut attempts = 0;
-    while hold_id.is_none() {
-        attempts += 1;
-        if attempts > SHOP_ATTEMPTS || run.out_of_time() {
-            visit.record.outcome = Outcome::ShopFailed;
-            visit.record.detail = Some("gave up holding".into());
-            break;
-        }
-        let body = match &run.shop {
-            Shop::Tiers(_) => hold_body(&tiers, quantity, &mut rng),
-            Shop::Seats => match pick_seats(user, run, &visit, quantity, &mut rng).await {
-                Some(body) => body,
-                None => {
-                    run.sleep(NO_ANSWER_WAIT).await;
-                    continue;
+    // Hold, then order; a hold that died with its node (410) is held again.
+    'shop: for round in 0..HOLD_ROUNDS {
+        // Hold.
+        let mut hold_id = None;
+        let mut attempts = 0;
+        while hold_id.is_none() {
+            attempts += 1;
+            if attempts > SHOP_ATTEMPTS || run.out_of_time() {
+                visit.record.outcome = Outcome::ShopFailed;
+                visit.record.detail = Some("gave up holding".into());
+                break;
+            }
+            let body = match &run.shop {
+                Shop::Tiers(_) => hold_body(&tiers, quantity, &mut rng),
+                Shop::Seats => match pick_seats(user, run, &visit, quantity, &mut rng).await {
+                    Some(body) => body,
+                    None => {
+                        run.sleep(NO_ANSWER_WAIT).await;
+                        continue;
+                    }
+                },
+            };
+            if body["seats"].as_array().is_some_and(|s| s.is_empty()) {
+                visit.record.outcome = Outcome::SoldOut;
+                break;
+            }
+            let answer = Call::new("hold", GooseMethod::Post, path(run, "/holds"))
+                .sent_from(visit.address.as_deref())
+                .bearer(Some(&admission))
+                .json(body.clone())
+                .send(user, run)
+                .await;
+            match (answer.status, answer.error_code().as_str()) {
+                (Some(201), _) => match answer.json::<HoldAnswer>() {
+                    Some(hold) => hold_id = Some(hold.hold_id),
+                    None => {
+                        visit.record.outcome = Outcome::ShopFailed;
+                        visit.record.detail = Some("unreadable hold answer".into());
+                        break;
+                    }
+                },
+                (Some(409), "unavailable") => {
+                    // Fewer places, then another tier, as a fan at the picker would.
+                    if quantity > 1 {
+                        quantity = 1;
+                    } else if let Some(tier) = body["tier"].as_str() {
+                        tiers.retain(|t| t != tier);
+                        if tiers.is_empty() {
+                            visit.record.outcome = Outcome::SoldOut;
+                            break;
+                        }
+                    }
                 }
-            },
-        };
-        if body["seats"].as_array().is_some_and(|s| s.is_empty()) {
-            visit.record.outcome = Outcome::SoldOut;
-            break;
-        }
-        let answer = Call::new("hold", GooseMethod::Post, path(run, "/holds"))
-            .sent_from(visit.address.as_deref())
-            .bearer(Some(&admission))
-            .json(body.clone())
-            .send(user, run)
-            .await;
-        match (answer.status, answer.error_code().as_str()) {
-            (Some(201), _) => match answer.json::<HoldAnswer>() {
-                Some(hold) => hold_id = Some(hold.hold_id),
-                None => {
-                    visit.record.outcome = Outcome::ShopFailed;
-                    visit.record.detail = Some("unreadable hold answer".into());
+                (Some(409), _) => {
+                    visit.record.outcome = Outcome::SoldOut;
+                    visit.record.detail = Some(answer.describe());
                     break;
                 }
-            },
-            (Some(409), "unavailable") => {
-                // Fewer places, then another tier, as a fan at the picker would.
-                if quantity > 1 {
-                    quantity = 1;
-                } else if let Some(tier) = body["tier"].as_str() {
-                    tiers.retain(|t| t != tier);
-                    if tiers.is_empty() {
-                        visit.record.outcome = Outcome::SoldOut;
+                (Some(429 | 503), _) => run.sleep(answer.retry_after()).await,
+                (None, _) => run.sleep(NO_ANSWER_WAIT).await,
+                _ => {
+                    visit.record.outcome = Outcome::ShopFailed;
+                    visit.record.detail = Some(format!("hold: {}", answer.describe()));
+                    break;
+                }
+            }
+        }
+        // Order, with one key for every try.
+        if let Some(hold_id) = hold_id {
+            let key = format!("{}-{}", run.run_id, visit.record.fan);
+            let n = visit.record.fan;
+            let body = serde_json::json!({"name": format!("Fan {n}"), "email": format!("fan{n}@loadtest.invalid")});
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                if attempts > SHOP_ATTEMPTS || run.out_of_time() {
+                    visit.record.outcome = Outcome::ShopFailed;
+                    visit.record.detail = Some("gave up ordering".into());
+                    break;
+                }
+                let answer = Call::new(
+                    "order",
+                    GooseMethod::Post,
+                    path(run, &format!("/holds/{hold_id}/order")),
+                )
+                .sent_from(visit.address.as_deref())
+                .bearer(Some(&admission))
+                .header("Idempotency-Key", key.clone())
+                .json(body.clone())
+                .send(user, run)
+                .await;
+                match answer.status {
+                    Some(200 | 201) => {
+                        let Some(order) = answer.json::<OrderAnswer>() else {
+                            visit.record.outcome = Outcome::ShopFailed;
+                            visit.record.detail = Some("unreadable order answer".into());
+                            break;
+                        };
+                        visit.record.ordered_at = Some(answer.done);
+                        visit.record.items = order.items.len() as u32;
+                        visit.record.outcome = Outcome::Bought;
+                        run.seen_orders
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push(SeenOrder {
+                                order_id: order.order_id,
+                                item_ids: order.items.into_iter().map(|i| i.id).collect(),
+                            });
+                        break;
+                    }
+                    Some(429 | 503) => run.sleep(answer.retry_after()).await,
+                    // The hold lived on a node that died: its places are free again; pick again.
+                    Some(410) if round + 1 < HOLD_ROUNDS => continue 'shop,
+                    None => run.sleep(NO_ANSWER_WAIT).await,
+                    _ => {
+                        visit.record.outcome = Outcome::ShopFailed;
+                        visit.record.detail = Some(format!("order: {}", answer.describe()));
                         break;
                     }
                 }
             }
-            (Some(409), _) => {
-                visit.record.outcome = Outcome::SoldOut;
-                visit.record.detail = Some(answer.describe());
-                break;
-            }
-            (Some(429 | 503), _) => run.sleep(answer.retry_after()).await,
-            (None, _) => run.sleep(NO_ANSWER_WAIT).await,
-            _ => {
-                visit.record.outcome = Outcome::ShopFailed;
-                visit.record.detail = Some(format!("hold: {}", answer.describe()));
-                break;
-            }
         }
-    }
-    // Order, with one key for every try.
-    if let Some(hold_id) = hold_id {
-        let key = format!("{}-{}", run.run_id, visit.record.fan);
-        let n = visit.record.fan;
-        let body = serde_json::json!({"name": format!("Fan {n}"), "email": format!("fan{n}@loadtest.invalid")});
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            if attempts > SHOP_ATTEMPTS || run.out_of_time() {
-                visit.record.outcome = Outcome::ShopFailed;
-                visit.record.detail = Some("gave up ordering".into());
-                break;
-            }
-            let answer = Call::new(
-                "order",
-                GooseMethod::Post,
-                path(run, &format!("/holds/{hold_id}/order")),
-            )
-            .sent_from(visit.address.as_deref())
-            .bearer(Some(&admission))
-            .header("Idempotency-Key", key.clone())
-            .json(body.clone())
-            .send(user, run)
-            .await;
-            match answer.status {
-                Some(200 | 201) => {
-                    let Some(order) = answer.json::<OrderAnswer>() else {
-                        visit.record.outcome = Outcome::ShopFailed;
-                        visit.record.detail = Some("unreadable order answer".into());
-                        break;
-                    };
-                    visit.record.ordered_at = Some(answer.done);
-                    visit.record.items = order.items.len() as u32;
-                    visit.record.outcome = Outcome::Bought;
-                    run.seen_orders
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(SeenOrder {
-                            order_id: order.order_id,
-                            item_ids: order.items.into_iter().map(|i| i.id).collect(),
-                        });
-                    break;
-                }
-                Some(429 | 503) => run.sleep(answer.retry_after()).await,
-                None => run.sleep(NO_ANSWER_WAIT).await,
-                _ => {
-                    visit.record.outcome = Outcome::ShopFailed;
-                    visit.record.detail = Some(format!("order: {}", answer.describe()));
-                    break;
-                }
-            }
-        }
+        break;
     }
     run.finish_fan(visit.record.clone());
     visit.over = true;
