@@ -94,6 +94,10 @@ pub struct Settings {
     pub seq_block: u64,
     /// Most fans waiting in one event's line.
     pub line_limit: u64,
+    /// An admission its fan has not fetched within this is taken back (a no-show).
+    pub fetch_grace: Duration,
+    /// Most status requests held open at once on this node (long polls).
+    pub long_poll_max: usize,
     /// A commit slower than this means the shop is saturated (the pacer slows down).
     pub slow_commit: Duration,
     /// How long a client may take to send a request's head (slowloris).
@@ -183,6 +187,10 @@ impl Settings {
             liveness_grace: Duration::from_secs(parse_var(&var, "LIVENESS_GRACE_SECS", "30")?),
             seq_block: parse_var::<u64>(&var, "SEQ_BLOCK", "1000")?.max(1),
             line_limit: parse_var(&var, "LINE_LIMIT", "1000000")?,
+            fetch_grace: Duration::from_secs(
+                parse_var::<u64>(&var, "ADMISSION_FETCH_GRACE_SECS", "20")?.max(1),
+            ),
+            long_poll_max: parse_var(&var, "LONG_POLL_MAX", "10000")?,
             slow_commit: Duration::from_millis(parse_var(&var, "SLOW_COMMIT_MS", "250")?),
             client_header_timeout: Duration::from_millis(parse_var(
                 &var,

@@ -137,6 +137,7 @@ impl Application {
                 liveness_grace: settings.liveness_grace,
                 seq_block: settings.seq_block,
                 line_limit: settings.line_limit,
+                fetch_grace: settings.fetch_grace,
             },
         ));
         let listener =
@@ -168,6 +169,7 @@ impl Application {
                     inflight_share: 0.5,
                     slow_commit: settings.slow_commit,
                 },
+                long_poll_max: settings.long_poll_max,
             },
             ownership,
         ));

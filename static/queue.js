@@ -1,6 +1,8 @@
 // The waiting room: joins the line (solving the proof of work when the event asks for it),
-// then polls the fan's status, more often near the front, with jitter so a crowd does not
-// poll in step; moves on to the shop when admitted.
+// then polls the fan's status when the server says to (poll_after_ms: about when the fan will
+// be near the front, jittered so a crowd does not poll in step). Near the front (poll_after_ms 0) it waits
+// on a long poll instead, which the server answers the moment the fan is admitted. Moves on
+// to the shop when admitted.
 'use strict';
 (() => {
   const room = document.getElementById('room');
@@ -49,18 +51,13 @@
     bar.firstElementChild.style.width = `${done}%`;
   }
 
-  // Nothing moves in the pre-queue before opening: poll every 10 s, but never sleep through
-  // the opening itself, where admissions start (wake 0.5-3.5 s after it, spread out).
-  const opens = Date.parse(room.dataset.opens || '');
+  // How long a long poll may wait for a change (the server holds it near the front only).
+  const LONG_POLL_SECS = 25;
+  // When the server names no interval (an older server): every 5 s, jittered.
+  const FALLBACK_POLL_MS = 5000;
   function nextPoll(s) {
-    if (s.state === 'pre_queue') {
-      const jittered = 10000 * (0.8 + Math.random() * 0.4);
-      const untilOpen = opens - Date.now();
-      if (!isNaN(untilOpen) && untilOpen < jittered) return Math.max(0, untilOpen) + 500 + Math.random() * 3000;
-      return jittered;
-    }
-    const base = Math.min(15000, Math.max(1500, s.ahead * 15));
-    return base * (0.8 + Math.random() * 0.4);
+    if (typeof s.poll_after_ms === 'number') return s.poll_after_ms;
+    return FALLBACK_POLL_MS * (0.8 + Math.random() * 0.4);
   }
 
   function solve(challenge) {
@@ -94,10 +91,13 @@
 
   async function run() {
     let joined = false;
+    let longPoll = false;
     for (;;) {
       let r;
+      room.dataset.mode = longPoll ? 'waiting' : 'polling';
       try {
-        r = await fetch(`${api}/queue`, { credentials: 'same-origin', cache: 'no-store' });
+        const url = longPoll ? `${api}/queue?wait=${LONG_POLL_SECS}` : `${api}/queue`;
+        r = await fetch(url, { credentials: 'same-origin', cache: 'no-store' });
         if (r.status === 403 && !joined) {
           joined = true;
           r = await join();
@@ -131,7 +131,10 @@
         return;
       }
       if (body.state === 'expired' || body.sale_state === 'closed') return;
-      await wait(nextPoll(body));
+      const after = nextPoll(body);
+      // Near the front (or the opening): ask again at once, on a long poll.
+      longPoll = after === 0;
+      if (after > 0) await wait(after);
     }
   }
   run();

@@ -79,7 +79,25 @@ struct QueueStatus {
     sale_state: Option<String>,
     #[serde(default)]
     admission: Option<String>,
+    /// When to ask again, ms (0: at once, on a long poll); absent from older servers.
+    #[serde(default)]
+    poll_after_ms: Option<u64>,
+    /// When the server admitted the fan.
+    #[serde(default)]
+    admitted_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+
+impl QueueStatus {
+    /// Seconds from the server's admission to now, when this answer carries the admission.
+    fn heard_late_secs(&self) -> Option<f64> {
+        let at = self.admitted_at?;
+        Some((chrono::Utc::now() - at).num_microseconds()? as f64 / 1e6)
+    }
+}
+
+/// How long a fan's long poll may wait for a change, seconds (the server holds it near the
+/// front only).
+pub const LONG_POLL_SECS: u64 = 25;
 
 #[derive(Deserialize)]
 struct ChallengeAnswer {
@@ -120,6 +138,8 @@ struct Visit {
     /// The last status seen, for the next poll interval.
     state: String,
     ahead: u64,
+    /// What the last answer said about asking again, ms.
+    poll_after_ms: Option<u64>,
     /// The visit ended (record filed) before shopping.
     over: bool,
     seed: u64,
@@ -216,14 +236,16 @@ async fn join(user: &mut GooseUser, run: &Run) -> TransactionResult {
                 let mut visit = Visit {
                     record,
                     address,
-                    ticket: status.ticket,
+                    ticket: status.ticket.clone(),
                     admission: None,
-                    state: status.state,
+                    state: status.state.clone(),
                     ahead: status.ahead,
+                    poll_after_ms: status.poll_after_ms,
                     over: false,
                     seed: rng.random(),
                 };
-                if let Some(admission) = status.admission {
+                if let Some(admission) = status.admission.clone() {
+                    visit.record.learned_after = status.heard_late_secs();
                     visit.record.admit_hi = Some(answer.done);
                     visit.admission = Some(admission);
                     run.live.admitted.fetch_add(1, Ordering::Relaxed);
@@ -275,8 +297,14 @@ async fn wait(user: &mut GooseUser, run: &Run) -> TransactionResult {
     let mut poll_now = false;
     while visit.admission.is_none() {
         let until_opening = run.opening.saturating_duration_since(Instant::now());
-        let interval = next_poll(&visit.state, visit.ahead, rng.random(), until_opening);
-        if !poll_now {
+        // The server says when to ask again (0: now, on a long poll); an older server does
+        // not, and the fan polls as the page used to.
+        let interval = match visit.poll_after_ms {
+            Some(ms) => Duration::from_millis(ms),
+            None => next_poll(&visit.state, visit.ahead, rng.random(), until_opening),
+        };
+        let long_poll = visit.poll_after_ms == Some(0);
+        if !poll_now && !long_poll {
             run.sleep(interval).await;
         }
         poll_now = false;
@@ -284,10 +312,20 @@ async fn wait(user: &mut GooseUser, run: &Run) -> TransactionResult {
             visit.record.outcome = Outcome::OutOfTime;
             break;
         }
-        let answer = Call::new("status", GooseMethod::Get, path(run, "/queue"))
+        // A long poll waits for the server on purpose: timed on its own, unpaced.
+        let call = if long_poll {
+            Call::new(
+                "status wait",
+                GooseMethod::Get,
+                path(run, &format!("/queue?wait={LONG_POLL_SECS}")),
+            )
+            .held_open()
+        } else {
+            Call::new("status", GooseMethod::Get, path(run, "/queue")).paced(interval)
+        };
+        let answer = call
             .sent_from(visit.address.as_deref())
             .bearer(Some(&visit.ticket))
-            .paced(interval)
             .send(user, run)
             .await;
         visit.record.polls += 1;
@@ -297,7 +335,10 @@ async fn wait(user: &mut GooseUser, run: &Run) -> TransactionResult {
                     run.sleep(ODD_ANSWER_WAIT).await;
                     continue;
                 };
-                if let (Some(admission), "admitted") = (status.admission, status.state.as_str()) {
+                if let (Some(admission), "admitted") =
+                    (status.admission.clone(), status.state.as_str())
+                {
+                    visit.record.learned_after = status.heard_late_secs();
                     visit.record.admit_hi = Some(answer.done);
                     visit.admission = Some(admission);
                     run.live.admitted.fetch_add(1, Ordering::Relaxed);
@@ -315,6 +356,7 @@ async fn wait(user: &mut GooseUser, run: &Run) -> TransactionResult {
                 }
                 visit.state = status.state;
                 visit.ahead = status.ahead;
+                visit.poll_after_ms = status.poll_after_ms;
             }
             Some(429 | 503) => {
                 run.sleep(answer.retry_after()).await;

@@ -60,6 +60,7 @@ pub struct Call<'a> {
     json: Option<serde_json::Value>,
     headers: Vec<(&'static str, String)>,
     interval: Option<Duration>,
+    held_open: bool,
 }
 
 impl<'a> Call<'a> {
@@ -74,6 +75,7 @@ impl<'a> Call<'a> {
             json: None,
             headers: Vec::new(),
             interval: None,
+            held_open: false,
         }
     }
 
@@ -107,12 +109,23 @@ impl<'a> Call<'a> {
         self
     }
 
+    /// A long poll: it holds a connection of its own while the server keeps it, outside the
+    /// bounded pool of working requests (as a CDN keeps streamed answers out of its pool).
+    pub fn held_open(mut self) -> Self {
+        self.held_open = true;
+        self
+    }
+
     /// Sends it as `user` and records it.
     pub async fn send(self, user: &mut GooseUser, run: &Run) -> Answer {
         // Waiting for a connection is the generator's queue, not the server's: the clock
         // starts once the request can go (the correction still charges a late answer
         // against its sender's pace).
-        let _connection = run.connections.acquire().await;
+        let _connection = if self.held_open {
+            None
+        } else {
+            run.connections.acquire().await.ok()
+        };
         let started = Instant::now();
         let sent = run.rec.secs(started);
         let (status, body, retry_after) = match self.request(user).await {

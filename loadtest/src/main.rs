@@ -205,6 +205,12 @@ struct Args {
     /// of join order).
     #[arg(long, default_value_t = 1.0)]
     min_tau: f64,
+    /// The latest an admitted fan may hear of its admission, seconds after the server granted
+    /// it: fans near the front wait on a long poll, which hears it within a pacer tick, and
+    /// fans further back are told to poll no later than their turn is expected; past this the
+    /// run fails.
+    #[arg(long, default_value_t = 5.0)]
+    max_learn_secs: f64,
     /// Users goose starts per second (they then sleep until their arrival time).
     #[arg(long)]
     launch_rate: Option<usize>,
@@ -244,6 +250,7 @@ struct Settings {
     connections: usize,
     max_secs: u64,
     min_tau: f64,
+    max_learn_secs: f64,
     launch_rate: usize,
     seed: u64,
 }
@@ -274,6 +281,7 @@ impl Args {
             connections: self.connections,
             max_secs: self.max_secs.unwrap_or(p.max_secs),
             min_tau: self.min_tau,
+            max_learn_secs: self.max_learn_secs,
             launch_rate: self.launch_rate.unwrap_or(10_000),
             seed: self.seed.unwrap_or_else(|| rand::rng().random()),
         };
@@ -602,6 +610,13 @@ async fn rehearse(args: Args) -> Result<Summary> {
         failures.push(format!(
             "unfair admission: {} pairs where a later arrival was provably admitted before a pre-queue fan",
             fairness.prequeue_before_later.1
+        ));
+    }
+    if fans.admission_to_heard.count > 0 && fans.admission_to_heard.max_s > settings.max_learn_secs
+    {
+        failures.push(format!(
+            "an admitted fan heard of its admission {:.1} s after it (bound {} s; p99 {:.2} s)",
+            fans.admission_to_heard.max_s, settings.max_learn_secs, fans.admission_to_heard.p99_s
         ));
     }
     if fairness.join_numbers.discordant > 0 {

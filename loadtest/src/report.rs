@@ -65,6 +65,10 @@ pub struct Fans {
     pub polls: u64,
     pub join_to_admission: Journey,
     pub join_to_order: Journey,
+    /// From the server admitting a fan to the fan hearing of it.
+    pub admission_to_heard: Journey,
+    /// Status requests (polls and long polls) per fan per minute spent waiting.
+    pub polls_per_waiting_minute: Option<f64>,
     /// The most common refusals behind failures, with counts.
     pub failure_details: BTreeMap<String, usize>,
 }
@@ -101,6 +105,15 @@ impl Fans {
                 .iter()
                 .filter_map(|r| Some(r.ordered_at? - r.join_sent?)),
         );
+        out.admission_to_heard = Journey::of(records.iter().filter_map(|r| r.learned_after));
+        // Waiting ends with the admission, or with the fan's last answer of any kind.
+        let waited: f64 = records
+            .iter()
+            .filter_map(|r| Some(r.admit_hi.or(r.admit_lo)? - r.join_done?))
+            .map(|s| s.max(0.0))
+            .sum();
+        // Every fan's polls over every fan's minutes of waiting: per fan per minute.
+        out.polls_per_waiting_minute = (waited > 0.0).then(|| out.polls as f64 / (waited / 60.0));
         out
     }
 }
@@ -283,6 +296,13 @@ impl Summary {
             )
         };
         let _ = writeln!(out, "join → admission: {}", j(&f.join_to_admission));
+        let _ = writeln!(
+            out,
+            "admission → fan heard it: {}; status requests per fan per waiting minute: {}",
+            j(&f.admission_to_heard),
+            f.polls_per_waiting_minute
+                .map_or("—".into(), |v| format!("{v:.1}"))
+        );
         let _ = writeln!(out, "join → order:     {}", j(&f.join_to_order));
         let b = &self.bots;
         let _ = writeln!(

@@ -44,6 +44,8 @@ pub struct FanRecord {
     /// Receive time of the first answer that carried an admission.
     pub admit_hi: Option<f64>,
     pub ordered_at: Option<f64>,
+    /// Seconds from the server admitting the fan to the fan hearing of it.
+    pub learned_after: Option<f64>,
     pub items: u32,
     pub polls: u32,
     pub outcome: Outcome,
@@ -64,6 +66,7 @@ impl FanRecord {
             admit_lo: None,
             admit_hi: None,
             ordered_at: None,
+            learned_after: None,
             items: 0,
             polls: 0,
             outcome: Outcome::OutOfTime,

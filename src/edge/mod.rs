@@ -103,6 +103,15 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// A request set aside from the in-flight count; counted again when dropped.
+pub struct SetAside<'a>(&'a AtomicUsize);
+
+impl Drop for SetAside<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 impl Edge {
     /// The edge of one node.
     pub fn new(settings: &EdgeSettings) -> Self {
@@ -200,6 +209,13 @@ impl Edge {
         let before = self.inflight.fetch_add(1, Ordering::Relaxed);
         let guard = InFlight(&self.inflight);
         (before < self.settings.max_inflight).then_some(guard)
+    }
+
+    /// Lets a request that waits without working (a long poll) out of the in-flight count
+    /// while the returned guard lives: parked requests have their own bound.
+    pub fn set_aside(&self) -> SetAside<'_> {
+        self.inflight.fetch_sub(1, Ordering::Relaxed);
+        SetAside(&self.inflight)
     }
 
     /// Requests in flight now.

@@ -22,6 +22,19 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::pacing::{self, eta_secs, prequeue_ranks};
+
+/// Spread of the poll intervals the room tells fans (a share, ±), so pages opened together do
+/// not poll together.
+const POLL_JITTER: f64 = 0.2;
+
+/// Milliseconds until a fan `position` places from the front is admitted, at
+/// `rate_per_minute`.
+fn eta_ms(position: u64, rate_per_minute: f64) -> u64 {
+    if rate_per_minute <= 0.0 {
+        return 0;
+    }
+    (position as f64 * 60_000.0 / rate_per_minute).ceil() as u64
+}
 use super::token::{Claims, TokenKind, TokenSigner};
 use super::{Advance, Joined, LineError, LineState, LineStore, Marks, Opening, Turn};
 use crate::clock::Clock;
@@ -50,6 +63,8 @@ pub struct RoomSettings {
     pub seq_block: u64,
     /// Most fans waiting in one event's line; joins beyond it get 503.
     pub line_limit: u64,
+    /// An admission its fan has not fetched within this is taken back (a no-show).
+    pub fetch_grace: Duration,
 }
 
 /// What the room needs to know of an event, from its spec and the shop.
@@ -113,10 +128,17 @@ pub struct Status {
     pub eta_secs: u64,
     /// The event's sale state (the line holds while `paused`).
     pub sale_state: SaleState,
+    /// When to ask again, ms: when the fan will be near the front (jittered, never past the
+    /// soonest their turn may come); `0` near the front or the opening, where a long poll
+    /// (`?wait=N`) hears the change at once.
+    pub poll_after_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admission: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admission_expires_at: Option<DateTime<Utc>>,
+    /// When the pacer admitted the fan (so a client can tell how late it heard).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admitted_at: Option<DateTime<Utc>>,
 }
 
 /// Numbers of one event's line for the organizer.
@@ -126,6 +148,8 @@ pub struct LineStats {
     pub admitted_total: u64,
     pub skipped_total: u64,
     pub active_shoppers: u64,
+    /// Admissions granted whose fans have not fetched them yet.
+    pub admissions_unfetched: u64,
     pub admission_rate_per_minute: f64,
     pub serving: u64,
     pub last_seq: u64,
@@ -168,6 +192,9 @@ pub struct Room {
     reservations: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
     /// When each empty line's marks were last looked up.
     restore_checked: Mutex<HashMap<Uuid, DateTime<Utc>>>,
+    /// Wakes the fans waiting on a long poll for an event: bumped whenever this node sees the
+    /// event's line or rules change.
+    changes: Mutex<HashMap<Uuid, tokio::sync::watch::Sender<u64>>>,
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -199,7 +226,36 @@ impl Room {
             seen: Mutex::default(),
             reservations: Mutex::default(),
             restore_checked: Mutex::default(),
+            changes: Mutex::default(),
         }
+    }
+
+    /// Changes of an event's line as this node sees them (a long poll waits on it).
+    pub fn watch(&self, event: Uuid) -> tokio::sync::watch::Receiver<u64> {
+        self.changes
+            .lock()
+            .entry(event)
+            .or_insert_with(|| tokio::sync::watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// The events somebody on this node waits on, for the node to keep their lines fresh.
+    pub fn watched(&self) -> Vec<Uuid> {
+        let mut changes = self.changes.lock();
+        changes.retain(|_, sender| sender.receiver_count() > 0);
+        changes.keys().copied().collect()
+    }
+
+    /// Wakes the fans waiting on an event's line, to look at it again.
+    fn changed(&self, event: Uuid) {
+        if let Some(sender) = self.changes.lock().get(&event) {
+            sender.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+
+    /// Reads an event's line from the line store now, and wakes its waiting fans if it moved.
+    pub async fn refresh_now(&self, event: Uuid) -> Result<(), LineError> {
+        self.refresh(event, self.clock.now()).await.map(|_| ())
     }
 
     /// Whether an empty line's durable marks are due for a look (and notes the look).
@@ -238,11 +294,16 @@ impl Room {
             .map(|(rules, _)| *rules)
     }
 
-    /// Sets an event's rules (from its spec and the shop's state).
+    /// Sets an event's rules (from its spec and the shop's state); a change of the sale's
+    /// state wakes the event's waiting fans.
     pub fn set_rules(&self, event: Uuid, rules: Rules) {
-        self.rules
+        let before = self
+            .rules
             .lock()
             .insert(event, (rules, std::time::Instant::now()));
+        if before.is_some_and(|(b, _)| b.sale != rules.sale) {
+            self.changed(event);
+        }
     }
 
     /// The line state, from this node's snapshot when it is fresh enough.
@@ -260,13 +321,18 @@ impl Room {
 
     async fn refresh(&self, event: Uuid, now: DateTime<Utc>) -> Result<Arc<LineState>, LineError> {
         let state = Arc::new(self.line.state(event, ms(now)).await?);
-        self.lines.lock().insert(
+        let before = self.lines.lock().insert(
             event,
             Cached {
                 state: state.clone(),
                 at: now,
             },
         );
+        let moved = before
+            .is_none_or(|b| b.state.serving != state.serving || b.state.opening != state.opening);
+        if moved {
+            self.changed(event);
+        }
         Ok(state)
     }
 
@@ -419,9 +485,12 @@ impl Room {
             ahead: 0,
             eta_secs: 0,
             sale_state: rules.sale,
+            poll_after_ms: 0,
             admission: None,
             admission_expires_at: None,
+            admitted_at: None,
         };
+        let jitter = rand::random_range(-POLL_JITTER..=POLL_JITTER);
         if rules.sale == SaleState::Closed {
             status.state = FanState::Expired;
             return Ok(status);
@@ -431,10 +500,11 @@ impl Room {
             status.state = FanState::PreQueue;
             status.position = ticket.seq;
             status.ahead = ticket.seq - 1;
-            let until_open = rules
+            let until_open_ms = rules
                 .opens_at
-                .map_or(0, |t| (t - now).num_seconds().max(0) as u64);
-            status.eta_secs = until_open + eta_secs(ticket.seq, rate);
+                .map_or(0, |t| (t - now).num_milliseconds().max(0) as u64);
+            status.eta_secs = until_open_ms / 1000 + eta_secs(ticket.seq, rate);
+            status.poll_after_ms = pacing::poll_after_ms(until_open_ms, jitter);
             return Ok(status);
         };
         let index = self.index(event, ticket.seq, opening);
@@ -443,6 +513,15 @@ impl Room {
             status.position = index - line.serving;
             status.ahead = status.position - 1;
             status.eta_secs = eta_secs(status.position, rate);
+            // A paused line does not move: poll slowly (a resume wakes long polls anyway).
+            // Otherwise poll by the soonest the turn may come: the line moves at most at the
+            // organizer's rate (the measured one lags a speed-up), skipping no-shows aside.
+            let fastest = rate.max(f64::from(rules.rate_per_minute));
+            status.poll_after_ms = if rules.sale == SaleState::Paused {
+                pacing::MAX_POLL_AFTER_MS
+            } else {
+                pacing::poll_after_ms(eta_ms(status.position, fastest), jitter)
+            };
             return Ok(status);
         }
         let until_ms = match self.line.turn(event, index).await? {
@@ -468,6 +547,8 @@ impl Room {
         status.state = FanState::Admitted;
         status.admission = Some(self.signer.sign(&admission));
         status.admission_expires_at = Some(from_ms(until_ms));
+        let admitted_ms = (until_ms - i64::from(rules.admission_ttl_secs) * 1000).min(ms(now));
+        status.admitted_at = Some(from_ms(admitted_ms));
         Ok(status)
     }
 
@@ -484,6 +565,7 @@ impl Room {
             admitted_total: line.admitted_total,
             skipped_total: line.skipped_total,
             active_shoppers: line.active,
+            admissions_unfetched: line.pending,
             admission_rate_per_minute: line.rate_per_minute,
             serving: line.serving,
             last_seq: line.last_seq,
@@ -546,7 +628,10 @@ impl Room {
             rules.rate_per_minute,
             elapsed,
             line.credit,
-            line.active,
+            pacing::Shoppers {
+                active: line.active,
+                pending: line.pending,
+            },
             rules.max_active,
             line.throttle.min(rules.shop_throttle),
         );
@@ -567,6 +652,7 @@ impl Room {
                     alive_after_ms: ms(now) - grace,
                     protect_through,
                     admitted_until_ms: ms(now) + i64::from(rules.admission_ttl_secs) * 1000,
+                    fetch_by_ms: ms(now) + self.settings.fetch_grace.as_millis() as i64,
                     smoothing: pacing::smoothing(elapsed),
                     max_walk: MAX_WALK_PER_TICK,
                 },
@@ -574,6 +660,9 @@ impl Room {
             .await?;
         if let Some(cached) = self.lines.lock().get_mut(&event) {
             Arc::make_mut(&mut cached.state).serving = cached.state.serving.max(advanced.serving);
+        }
+        if advanced.serving > line.serving {
+            self.changed(event);
         }
         tracing::debug!(%event, ?budget, ?advanced, "pacer tick");
         report(event, &line, advanced.serving.max(line.serving));
@@ -620,5 +709,6 @@ fn report(event: Uuid, line: &LineState, serving: u64) {
     metrics::gauge!("line_serving", "event" => label.clone()).set(serving as f64);
     metrics::gauge!("line_last_seq", "event" => label.clone()).set(line.last_seq as f64);
     metrics::gauge!("line_active_shoppers", "event" => label.clone()).set(line.active as f64);
+    metrics::gauge!("line_admissions_unfetched", "event" => label.clone()).set(line.pending as f64);
     metrics::gauge!("line_admission_rate_per_minute", "event" => label).set(line.rate_per_minute);
 }

@@ -26,6 +26,9 @@ struct Line {
     /// Active shoppers by index → until (a sorted copy makes expiry cheap).
     active: BTreeMap<(i64, u64), ()>,
     active_until: HashMap<u64, i64>,
+    /// Admissions not fetched yet, by deadline → index (and index → deadline).
+    pending: BTreeMap<(i64, u64), ()>,
+    pending_by: HashMap<u64, i64>,
     skipped: HashSet<u64>,
 }
 
@@ -112,6 +115,7 @@ impl LineStore for MemoryLineStore {
             line.drop_expired(now_ms);
             let mut state = line.state.clone();
             state.active = line.active.len() as u64;
+            state.pending = line.pending.len() as u64;
             state.throttle = if line.throttle_until_ms > now_ms {
                 line.state.throttle
             } else {
@@ -143,14 +147,25 @@ impl LineStore for MemoryLineStore {
                 };
             }
             let (mut admitted, mut skipped, mut walked) = (0, 0, 0);
+            // Admissions nobody fetched in time: taken back, their fans skipped as no-shows.
+            while let Some((&(by, index), _)) = line.pending.iter().next() {
+                if by > tick.now_ms {
+                    break;
+                }
+                line.pending.remove(&(by, index));
+                line.pending_by.remove(&index);
+                line.admitted.remove(&index);
+                line.skipped.insert(index);
+                skipped += 1;
+            }
             let mut serving = line.state.serving;
             while admitted < tick.admit && serving < line.state.last_seq && walked < tick.max_walk {
                 let index = serving + 1;
                 let seen = line.alive.remove(&index);
                 if index <= tick.protect_through || seen.is_some_and(|t| t >= tick.alive_after_ms) {
                     line.admitted.insert(index, tick.admitted_until_ms);
-                    line.active.insert((tick.admitted_until_ms, index), ());
-                    line.active_until.insert(index, tick.admitted_until_ms);
+                    line.pending.insert((tick.fetch_by_ms, index), ());
+                    line.pending_by.insert(index, tick.fetch_by_ms);
                     admitted += 1;
                 } else {
                     line.skipped.insert(index);
@@ -194,6 +209,12 @@ impl LineStore for MemoryLineStore {
     async fn turn(&self, event: Uuid, index: u64) -> Result<Turn, LineError> {
         Ok(self.with_line(event, |line| {
             if let Some(&until_ms) = line.admitted.get(&index) {
+                // Fetched for the first time: from pending to the active shoppers.
+                if let Some(by) = line.pending_by.remove(&index) {
+                    line.pending.remove(&(by, index));
+                    line.active.insert((until_ms, index), ());
+                    line.active_until.insert(index, until_ms);
+                }
                 Turn::Admitted { until_ms }
             } else if line.skipped.contains(&index) {
                 Turn::Skipped

@@ -46,8 +46,11 @@ pub struct LineState {
     pub skipped_total: u64,
     /// Smoothed measured admissions per minute.
     pub rate_per_minute: f64,
-    /// Admitted shoppers whose admission has not run out and who have not finished.
+    /// Shoppers who have fetched their admission, which has not run out, and who have not
+    /// finished.
     pub active: u64,
+    /// Admissions granted whose fans have not fetched them yet.
+    pub pending: u64,
     /// Slow-down factor some node asked for (1.0: none).
     pub throttle: f64,
     pub opening: Option<Opening>,
@@ -78,6 +81,9 @@ pub struct Advance {
     pub protect_through: u64,
     /// When the admissions granted now run out, ms.
     pub admitted_until_ms: i64,
+    /// An admission granted now and not fetched by then is a no-show's, ms: it is taken back
+    /// (the fan is skipped) and frees its place.
+    pub fetch_by_ms: i64,
     /// Weight of this tick in the smoothed rate.
     pub smoothing: f64,
     /// Most places one tick may walk past (admitted plus skipped).
@@ -132,7 +138,8 @@ pub trait LineStore: Send + Sync + 'static {
     async fn advance(&self, event: Uuid, tick: &Advance) -> Result<Advanced, LineError>;
     /// Records that waiting fans were seen (index, ms), in one batch.
     async fn touch(&self, seen: &[(Uuid, u64, i64)]) -> Result<(), LineError>;
-    /// What became of an index whose turn came.
+    /// What became of an index whose turn came. An admission fetched for the first time
+    /// counts as an active shopper from now on (until then it was only pending).
     async fn turn(&self, event: Uuid, index: u64) -> Result<Turn, LineError>;
     /// An admitted shopper finished (ordered or released): they no longer count as active.
     async fn finished(&self, event: Uuid, index: u64) -> Result<(), LineError>;

@@ -23,14 +23,32 @@ pub struct Budget {
     pub credit: f64,
 }
 
+/// Admissions granted but not yet fetched by their fans that the pacer allows beyond
+/// `max_active`: one second of the admission rate (at least one fan). Shoppers at once never
+/// exceed `max_active` + this.
+pub fn unfetched_allowance(rate_per_minute: u32) -> u64 {
+    (u64::from(rate_per_minute) / 60).max(1)
+}
+
+/// Where the shop stands for a tick: shoppers who have their admission (`active`), and
+/// admissions granted but not yet fetched by their fans (`pending`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shoppers {
+    pub active: u64,
+    pub pending: u64,
+}
+
 /// How many fans a tick may admit: the rate's share of the elapsed time (capped at
 /// [`MAX_CREDIT_MS`]) scaled by `throttle` (1.0 normally, lower while the shop is saturated),
-/// plus the carried credit, but never more than the free active slots.
+/// plus the carried credit; never more than the free `max_active` slots of fans who have their
+/// admission, and never so many that active and unfetched admissions together pass
+/// `max_active` + [`unfetched_allowance`]. An admission counts against `max_active` only once
+/// its fan has it: one not yet fetched occupies no shopper's place.
 pub fn budget(
     rate_per_minute: u32,
     elapsed_ms: u64,
     credit: f64,
-    active: u64,
+    shoppers: Shoppers,
     max_active: u32,
     throttle: f64,
 ) -> Budget {
@@ -39,8 +57,10 @@ pub fn budget(
     // Credit never exceeds one second's worth (or one fan), so idle time is not banked.
     let cap = (f64::from(rate_per_minute) / 60.0).max(1.0);
     let total = (credit + earned).min(cap);
-    let free_slots = u64::from(max_active).saturating_sub(active);
-    let admit = (total.floor() as u64).min(free_slots);
+    let free_slots = u64::from(max_active).saturating_sub(shoppers.active);
+    let bound = u64::from(max_active) + unfetched_allowance(rate_per_minute);
+    let room = bound.saturating_sub(shoppers.active + shoppers.pending);
+    let admit = (total.floor() as u64).min(free_slots).min(room);
     Budget {
         admit,
         credit: (total - admit as f64).max(0.0),
@@ -50,6 +70,27 @@ pub fn budget(
 /// Weight of the newest sample in the smoothed admission rate, for a tick of `elapsed_ms`.
 pub fn smoothing(elapsed_ms: u64) -> f64 {
     1.0 - (-(elapsed_ms as f64) / RATE_SMOOTHING_MS).exp()
+}
+
+/// A fan whose turn is expected sooner than this, in ms, waits on a long poll instead of
+/// polling: the server answers the moment their state changes.
+pub const NEAR_FRONT_MS: u64 = 5_000;
+/// Longest a waiting fan is told to wait before polling again, ms (well inside the liveness
+/// grace, so a polling fan is never taken for a no-show).
+pub const MAX_POLL_AFTER_MS: u64 = 15_000;
+/// Shortest interval a polling fan is told, ms.
+pub const MIN_POLL_AFTER_MS: u64 = 1_000;
+/// When a fan expecting their turn (or the opening) in `expected_ms` should ask again, ms:
+/// when it will be [`NEAR_FRONT_MS`] away (then a long poll hears it at once), spread by
+/// `jitter` (a share, ±), between [`MIN_POLL_AFTER_MS`] and [`MAX_POLL_AFTER_MS`], and never
+/// past the expected moment. `0` when it is nearer than [`NEAR_FRONT_MS`] already: ask again
+/// at once, on a long poll.
+pub fn poll_after_ms(expected_ms: u64, jitter: f64) -> u64 {
+    if expected_ms < NEAR_FRONT_MS {
+        return 0;
+    }
+    let base = (expected_ms - NEAR_FRONT_MS) as f64 * (1.0 + jitter.clamp(-0.5, 0.5));
+    (base as u64).clamp(MIN_POLL_AFTER_MS, expected_ms.min(MAX_POLL_AFTER_MS))
 }
 
 /// Seconds until a fan `position` places from the front is admitted, at `rate_per_minute`.
@@ -90,28 +131,49 @@ is admitted r-th, before everyone who joined after opening, who keep their join 
 mod tests {
     use super::*;
 
+    fn shoppers(active: u64) -> Shoppers {
+        Shoppers { active, pending: 0 }
+    }
+
     #[test]
     fn the_budget_follows_the_rate_and_carries_fractions() {
         // 600/min over 250 ms is 2.5 fans: admit 2, carry 0.5, then 3 on the next tick.
-        let first = budget(600, 250, 0.0, 0, 1000, 1.0);
+        let first = budget(600, 250, 0.0, shoppers(0), 1000, 1.0);
         assert_eq!(first.admit, 2);
-        let second = budget(600, 250, first.credit, 0, 1000, 1.0);
+        let second = budget(600, 250, first.credit, shoppers(0), 1000, 1.0);
         assert_eq!(second.admit, 3);
         assert!(second.credit.abs() < 1e-9);
     }
 
     #[test]
     fn the_budget_never_exceeds_free_active_slots_nor_banks_idle_time() {
-        assert_eq!(budget(6000, 1000, 0.0, 95, 100, 1.0).admit, 5);
-        assert_eq!(budget(6000, 1000, 0.0, 100, 100, 1.0).admit, 0);
-        assert_eq!(budget(6000, 3_600_000, 0.0, 0, 100_000, 1.0).admit, 100);
-        assert_eq!(budget(60, 3_600_000, 0.0, 0, 100, 1.0).admit, 1);
+        assert_eq!(budget(6000, 1000, 0.0, shoppers(95), 100, 1.0).admit, 5);
+        assert_eq!(budget(6000, 1000, 0.0, shoppers(100), 100, 1.0).admit, 0);
+        assert_eq!(
+            budget(6000, 3_600_000, 0.0, shoppers(0), 100_000, 1.0).admit,
+            100
+        );
+        assert_eq!(budget(60, 3_600_000, 0.0, shoppers(0), 100, 1.0).admit, 1);
+    }
+
+    #[test]
+    fn unfetched_admissions_take_no_shoppers_place_within_one_second_of_the_rate() {
+        // 6000/min: 100 a second may wait unfetched beyond max_active.
+        let waiting = |active, pending| Shoppers { active, pending };
+        assert_eq!(budget(6000, 1000, 0.0, waiting(0, 50), 100, 1.0).admit, 100);
+        assert_eq!(
+            budget(6000, 1000, 0.0, waiting(60, 100), 100, 1.0).admit,
+            40
+        );
+        assert_eq!(budget(6000, 1000, 0.0, waiting(0, 200), 100, 1.0).admit, 0);
+        assert_eq!(budget(6000, 1000, 0.0, waiting(100, 0), 100, 1.0).admit, 0);
+        assert_eq!(unfetched_allowance(30), 1);
     }
 
     #[test]
     fn throttling_slows_admission() {
-        assert_eq!(budget(6000, 1000, 0.0, 0, 1000, 0.25).admit, 25);
-        assert_eq!(budget(6000, 1000, 0.0, 0, 1000, 0.0).admit, 0);
+        assert_eq!(budget(6000, 1000, 0.0, shoppers(0), 1000, 0.25).admit, 25);
+        assert_eq!(budget(6000, 1000, 0.0, shoppers(0), 1000, 0.0).admit, 0);
     }
 
     #[test]
@@ -123,6 +185,24 @@ mod tests {
         assert_eq!(prequeue_ranks(b"seed", 1000), ranks);
         assert_ne!(prequeue_ranks(b"other", 1000), ranks);
         assert!(prequeue_ranks(b"seed", 0).is_empty());
+    }
+
+    #[test]
+    fn fans_come_back_when_near_the_front_and_wait_there() {
+        assert_eq!(poll_after_ms(4_999, 0.0), 0, "near the front: a long poll");
+        assert_eq!(poll_after_ms(12_000, 0.0), 7_000);
+        assert_eq!(poll_after_ms(6_000, 0.0), MIN_POLL_AFTER_MS);
+        assert_eq!(poll_after_ms(600_000, 0.0), MAX_POLL_AFTER_MS);
+        for jitter in [-0.2, 0.0, 0.2] {
+            for expected in [5_000, 6_000, 20_000, 40_000, 1_000_000] {
+                let after = poll_after_ms(expected, jitter);
+                assert!(
+                    after >= MIN_POLL_AFTER_MS && after <= expected,
+                    "{expected} {jitter}"
+                );
+                assert!(after <= MAX_POLL_AFTER_MS);
+            }
+        }
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!
 //! Keys of one event: `line` (hash: seq, ceiling, serving, tick, credit, admitted, skipped,
 //! rate, throttle, throttle_until, pq, seed, opened), `alive` (hash index → last seen ms),
-//! `active` (zset index → admission end ms), `adm` (hash index → admission end ms), `skip`
+//! `pending` (zset index → deadline to fetch the admission, ms), `active` (zset index →
+//! admission end ms, once fetched), `adm` (hash index → admission end ms), `skip`
 //! (set of skipped indexes), `owner` (the ownership lease: holder, with a TTL), `published`
 //! (what the owner publishes for every node: counts and rules, with a TTL).
 
@@ -168,12 +169,14 @@ return redis.call('HMGET', KEYS[1], 'pq', 'seed', 'opened')
 });
 
 /// One pacer tick, applied only if `tick` still holds the value the node read (so ticks from
-/// several nodes never admit twice): walks the serving counter forward, admitting fans seen
-/// recently (or protected) and skipping no-shows.
+/// several nodes never admit twice): takes back admissions nobody fetched in time (their fans
+/// are skipped as no-shows), then walks the serving counter forward, admitting fans seen
+/// recently (or protected) and skipping no-shows. A new admission is pending until its fan
+/// fetches it (`TURN`), and only then counts as an active shopper.
 static ADVANCE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local line, alive, active, adm, skip = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local line, alive, active, adm, skip, pending = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local expected = tonumber(ARGV[1])
 local now = tonumber(ARGV[2])
 local budget = tonumber(ARGV[3])
@@ -182,17 +185,24 @@ local protect = tonumber(ARGV[6])
 local until_ms = ARGV[7]
 local smoothing = tonumber(ARGV[8])
 local max_walk = tonumber(ARGV[9])
+local fetch_by = ARGV[10]
 local tick = tonumber(redis.call('HGET', line, 'tick') or '0')
 local serving = tonumber(redis.call('HGET', line, 'serving') or '0')
 if tick ~= expected then return {0, 0, 0, serving} end
-local last = tonumber(redis.call('HGET', line, 'seq') or '0')
 local admitted, skipped, walked = 0, 0, 0
+for _, index in ipairs(redis.call('ZRANGEBYSCORE', pending, '-inf', now)) do
+  redis.call('ZREM', pending, index)
+  redis.call('HDEL', adm, index)
+  redis.call('SADD', skip, index)
+  skipped = skipped + 1
+end
+local last = tonumber(redis.call('HGET', line, 'seq') or '0')
 while admitted < budget and serving < last and walked < max_walk do
   local index = serving + 1
   local seen = redis.call('HGET', alive, index)
   if index <= protect or (seen and tonumber(seen) >= alive_after) then
     redis.call('HSET', adm, index, until_ms)
-    redis.call('ZADD', active, until_ms, index)
+    redis.call('ZADD', pending, fetch_by, index)
     admitted = admitted + 1
   else
     redis.call('SADD', skip, index)
@@ -211,6 +221,24 @@ redis.call('HSET', line, 'serving', serving, 'tick', ARGV[2], 'credit', ARGV[4],
 redis.call('HINCRBY', line, 'admitted', admitted)
 redis.call('HINCRBY', line, 'skipped', skipped)
 return {1, admitted, skipped, serving}
+",
+    )
+});
+
+/// What became of an index whose turn came; an admission fetched for the first time moves
+/// from pending to the active shoppers.
+static TURN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local until_ms = redis.call('HGET', KEYS[1], ARGV[1])
+if until_ms then
+  if redis.call('ZREM', KEYS[3], ARGV[1]) == 1 then
+    redis.call('ZADD', KEYS[4], until_ms, ARGV[1])
+  end
+  return {1, tonumber(until_ms)}
+end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return {2, 0} end
+return {0, 0}
 ",
     )
 });
@@ -318,9 +346,12 @@ impl LineStore for RedisLineStore {
             .ignore()
             .cmd("ZCARD")
             .arg(&active)
+            .cmd("ZCARD")
+            .arg(self.key(event, "pending"))
             .cmd("HGETALL")
             .arg(self.key(event, "line"));
-        let (active, fields): (u64, HashMap<String, String>) = self.pipeline(&pipe).await?;
+        let (active, pending, fields): (u64, u64, HashMap<String, String>) =
+            self.pipeline(&pipe).await?;
         let throttled = field::<i64>(&fields, "throttle_until") > now_ms;
         Ok(LineState {
             last_seq: field(&fields, "seq"),
@@ -332,6 +363,7 @@ impl LineStore for RedisLineStore {
             skipped_total: field(&fields, "skipped"),
             rate_per_minute: field(&fields, "rate"),
             active,
+            pending,
             throttle: if throttled {
                 field(&fields, "throttle")
             } else {
@@ -365,6 +397,7 @@ impl LineStore for RedisLineStore {
                     .key(self.key(event, "active"))
                     .key(self.key(event, "adm"))
                     .key(self.key(event, "skip"))
+                    .key(self.key(event, "pending"))
                     .arg(tick.expected_tick_ms)
                     .arg(tick.now_ms)
                     .arg(tick.admit)
@@ -373,7 +406,8 @@ impl LineStore for RedisLineStore {
                     .arg(tick.protect_through)
                     .arg(tick.admitted_until_ms)
                     .arg(tick.smoothing)
-                    .arg(tick.max_walk),
+                    .arg(tick.max_walk)
+                    .arg(tick.fetch_by_ms),
             )
             .await?;
         Ok(Advanced {
@@ -400,18 +434,19 @@ impl LineStore for RedisLineStore {
     }
 
     async fn turn(&self, event: Uuid, index: u64) -> Result<Turn, LineError> {
-        let mut pipe = redis::pipe();
-        pipe.cmd("HGET")
-            .arg(self.key(event, "adm"))
-            .arg(index)
-            .cmd("SISMEMBER")
-            .arg(self.key(event, "skip"))
-            .arg(index);
-        let (until, skipped): (Option<i64>, bool) = self.pipeline(&pipe).await?;
-        Ok(match (until, skipped) {
-            (Some(until_ms), _) => Turn::Admitted { until_ms },
-            (None, true) => Turn::Skipped,
-            (None, false) => Turn::Unknown,
+        let (kind, until_ms): (i64, i64) = self
+            .invoke(
+                TURN.key(self.key(event, "adm"))
+                    .key(self.key(event, "skip"))
+                    .key(self.key(event, "pending"))
+                    .key(self.key(event, "active"))
+                    .arg(index),
+            )
+            .await?;
+        Ok(match kind {
+            1 => Turn::Admitted { until_ms },
+            2 => Turn::Skipped,
+            _ => Turn::Unknown,
         })
     }
 

@@ -89,7 +89,14 @@ async fn tick(sale: &Sale) {
     if let Err(e) = sale.room.flush_liveness().await {
         tracing::warn!(error = %e, "flushing liveness failed");
     }
-    for event in owner::owned(sale) {
+    let owned = owner::owned(sale);
+    // Lines fans wait on here (long polls) but another node moves: look once a tick.
+    for event in sale.room.watched() {
+        if !owned.contains(&event) {
+            sale.refresh_watched(event).await;
+        }
+    }
+    for event in owned {
         let Some(handle) = owner::owned_actor(sale, event) else {
             continue;
         };

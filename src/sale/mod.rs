@@ -152,6 +152,8 @@ pub struct SaleSettings {
     pub tick: Duration,
     /// What counts as a saturated shop (the pacer slows down).
     pub saturation: admit::Saturation,
+    /// Most long polls parked at once on this node.
+    pub long_poll_max: usize,
 }
 
 /// Everything the operations share: the stores, the room, this node's actors, the signer and
@@ -166,6 +168,8 @@ pub struct Sale {
     pub(crate) settings: SaleSettings,
     pub(crate) ownership: owner::Ownership,
     pub(crate) facts: facts::Facts,
+    /// Long polls parked on this node now.
+    pub(crate) parked: std::sync::atomic::AtomicUsize,
 }
 
 impl Sale {
@@ -189,6 +193,7 @@ impl Sale {
             settings,
             ownership: owner::Ownership::new(ownership),
             facts: facts::Facts::default(),
+            parked: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -298,6 +303,23 @@ impl Sale {
         };
         self.room.set_rules(event, rules);
         Ok(rules)
+    }
+
+    /// Refreshes what this node knows of an event its fans wait on (a long poll): the line
+    /// from the line store, the rules from the owner (here, or as published). Wakes the
+    /// waiting fans when either changed.
+    pub(crate) async fn refresh_watched(&self, event: Uuid) {
+        if let Err(e) = self.room.refresh_now(event).await {
+            tracing::warn!(%event, error = %e, "refreshing a watched line failed");
+        }
+        if self.owner_rules(event).await.is_none() {
+            if let Ok(Some(published)) = facts::published(self, &[event])
+                .await
+                .map(|mut p| p.remove(0))
+            {
+                self.room.set_rules(event, published.rules());
+            }
+        }
     }
 
     /// The rules from this node's actor, if it owns the event.

@@ -13,12 +13,34 @@ use uuid::Uuid;
 
 use crate::telemetry::FixedLabel;
 
+/// Shortest spelling of a UUID (32 hex digits, no hyphens).
+const SHORTEST_UUID: usize = 32;
+
+/// Whether a segment is already a canonical UUID (or cannot be one), decided without parsing:
+/// every request passes here, and almost every path is canonical.
+fn plainly_canonical(segment: &str) -> bool {
+    if segment.len() < SHORTEST_UUID {
+        return true;
+    }
+    segment.len() == 36
+        && segment.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+        })
+}
+
 /// The canonical form of a path whose segments spell UUIDs otherwise, if it differs.
 pub fn canonical_path(path: &str) -> Option<String> {
+    if path.split('/').all(plainly_canonical) {
+        return None;
+    }
     let mut changed = false;
     let segments: Vec<String> = path
         .split('/')
         .map(|segment| {
+            if plainly_canonical(segment) {
+                return segment.to_string();
+            }
             let decoded = percent_decode_str(segment).decode_utf8_lossy();
             match Uuid::parse_str(&decoded) {
                 Ok(id) if id.hyphenated().to_string() != segment => {

@@ -344,6 +344,14 @@ async fn an_on_sale_in_a_real_browser() {
         first_place <= 1 && second_place == 2,
         "places {first_place} then {second_place}"
     );
+    // The second fan's turn is seconds away: its page switched from polling to waiting on a
+    // long poll, which the server answers the moment it is admitted.
+    wait_for(
+        &second,
+        "document.getElementById('room') && document.getElementById('room').dataset.mode === 'waiting'",
+        "the waiting room on a long poll",
+    )
+    .await;
     let started = Instant::now();
     let (mut first_in, mut second_in) = (None, None);
     while first_in.is_none() || second_in.is_none() {

@@ -17,3 +17,4 @@ mod pacer;
 mod pages;
 mod room;
 mod shop;
+mod waiting;

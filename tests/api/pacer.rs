@@ -28,6 +28,8 @@ struct Sim {
 
 /// Each present fan polls once every this many ticks (10 s: well inside the grace period).
 const POLL_EVERY_TICKS: u64 = 40;
+/// An admission not fetched within this is taken back (longer than the fans' poll interval).
+const FETCH_GRACE_SECS: i64 = 30;
 
 async fn sim() -> Sim {
     let data = TestData::fresh().await;
@@ -60,6 +62,7 @@ async fn sim() -> Sim {
             liveness_grace: std::time::Duration::from_secs(30),
             seq_block: 1000,
             line_limit: 1_000_000,
+            fetch_grace: std::time::Duration::from_secs(FETCH_GRACE_SECS as u64),
         },
     );
     Sim {
@@ -94,13 +97,16 @@ impl Sim {
     /// One tick of simulated time: a share of the present fans polls (each every
     /// POLL_EVERY_TICKS), sightings flush, the pacer ticks. Returns how many it admitted.
     async fn step(&self, present: &[Claims], rules: &Rules) -> u64 {
+        self.step_polling_every(present, rules, POLL_EVERY_TICKS)
+            .await
+    }
+
+    /// One tick, the present fans polling every `every` ticks.
+    async fn step_polling_every(&self, present: &[Claims], rules: &Rules, every: u64) -> u64 {
         self.clock.advance(Duration::milliseconds(TICK_MS));
         let step = self.steps.get() + 1;
         self.steps.set(step);
-        for fan in present
-            .iter()
-            .filter(|f| f.seq % POLL_EVERY_TICKS == step % POLL_EVERY_TICKS)
-        {
+        for fan in present.iter().filter(|f| f.seq % every == step % every) {
             self.room.status(fan, String::new(), rules).await.unwrap();
         }
         self.room.flush_liveness().await.unwrap();
@@ -132,19 +138,72 @@ async fn admissions_never_exceed_the_rate_or_max_active() {
         "only {total} admitted in two minutes at 600/min"
     );
 
-    // max_active: nobody finishes shopping, so admissions stop at the ceiling.
-    let sim = sim_with_ceiling().await;
+    // max_active: every fan fetches its admission at once, nobody finishes shopping, so
+    // admissions stop at the ceiling.
+    let sim = self::sim().await;
     let capped = rules(6000, 50);
-    sim.join(500, &capped).await;
+    let fans = sim.join(500, &capped).await;
     let mut total = 0;
     for _ in 0..120 {
-        total += sim.step(&[], &capped).await;
+        total += sim.step_polling_every(&fans, &capped, 1).await;
     }
     assert_eq!(total, 50, "max_active exceeded or not reached");
 }
 
-async fn sim_with_ceiling() -> Sim {
-    sim().await
+#[actix_web::test]
+async fn admissions_nobody_fetches_take_no_shoppers_place_and_are_taken_back_in_time() {
+    // 240/min (4 a second may wait unfetched), max_active 10, and fans who never poll.
+    let sim = sim().await;
+    let r = rules(240, 10);
+    let absent = sim.join(200, &r).await;
+    let mut admitted = 0;
+    for _ in 0..(FETCH_GRACE_SECS * 1000 / TICK_MS - 8) {
+        admitted += sim.step(&[], &r).await;
+    }
+    let line = sim.room.stats(sim.event).await.unwrap();
+    assert_eq!(line.active_shoppers, 0, "nobody fetched an admission");
+    assert_eq!(
+        line.admissions_unfetched, admitted,
+        "unfetched admissions are pending"
+    );
+    assert!(
+        admitted <= 10 + 4,
+        "{admitted}: active + unfetched stay within max_active + one second of the rate"
+    );
+    // Past the grace they are taken back as no-shows, and the line moves on to others.
+    for _ in 0..16 {
+        sim.step(&[], &r).await;
+    }
+    let line = sim.room.stats(sim.event).await.unwrap();
+    assert!(line.skipped_total >= admitted, "{line:?}");
+    assert!(line.serving > admitted, "the line moved past the no-shows");
+    // A fan who fetches takes a shopper's place; one whose admission was taken back is expired.
+    let first = &absent[0];
+    let status = sim.room.status(first, String::new(), &r).await.unwrap();
+    assert_eq!(
+        status.state,
+        FanState::Expired,
+        "a no-show's admission was taken back"
+    );
+}
+
+#[actix_web::test]
+async fn a_tick_that_admits_wakes_the_fans_waiting_on_the_line() {
+    let sim = sim().await;
+    let r = rules(600, 1000);
+    let fans = sim.join(3, &r).await;
+    let mut changes = sim.room.watch(sim.event);
+    changes.borrow_and_update();
+    // The first tick opens the line and admits: the watch changes in that tick.
+    sim.step_polling_every(&fans, &r, 1).await;
+    assert!(
+        changes.has_changed().unwrap(),
+        "woken by the tick that admitted"
+    );
+    let status = sim.room.status(&fans[0], String::new(), &r).await.unwrap();
+    assert_eq!(status.state, FanState::Admitted);
+    assert!(status.admitted_at.is_some());
+    assert_eq!(status.poll_after_ms, 0);
 }
 
 async fn admitted_present(sim: &Sim, present: &[Claims], rules: &Rules) -> usize {

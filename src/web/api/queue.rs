@@ -3,6 +3,8 @@
 
 use actix_web::{web, HttpResponse, HttpResponseBuilder};
 use serde::Deserialize;
+use std::time::Duration;
+
 use uuid::Uuid;
 
 use crate::room::line::Status;
@@ -81,10 +83,48 @@ pub async fn join(
     Ok(respond(builder, event, &joined.status, true))
 }
 
-/// `GET /api/v1/events/{id}/queue`: the caller's status (with an admission once admitted).
-pub async fn status(ticket: Ticket<StatusRoute>, state: State) -> Result<HttpResponse, ApiError> {
-    let status =
-        sale::status::status(&state.sale, ticket.event, &ticket.claims, ticket.token).await?;
+/// Query of `GET …/queue`: `wait`, seconds a long poll may wait for a change (0–30).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusQuery {
+    wait: Option<u64>,
+}
+
+/// `GET /api/v1/events/{id}/queue[?wait=N]`: the caller's status (with an admission once
+/// admitted); with `wait`, near the front, held until it changes or N seconds pass.
+pub async fn status(
+    ticket: Ticket<StatusRoute>,
+    state: State,
+    query: web::Query<StatusQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let wait = match query.wait {
+        None | Some(0) => None,
+        Some(secs) if secs <= sale::status::MAX_WAIT_SECS => Some(Duration::from_secs(secs)),
+        Some(_) => {
+            return Err(ApiError::bad_request(format!(
+                "wait must be 0 to {} seconds",
+                sale::status::MAX_WAIT_SECS
+            )))
+        }
+    };
+    let status = match wait {
+        None => {
+            sale::status::status(&state.sale, ticket.event, &ticket.claims, ticket.token).await?
+        }
+        Some(wait) => {
+            // A parked poll waits without working: the node's in-flight ceiling does not count
+            // it (the parked polls have their own bound).
+            let _aside = state.edge.set_aside();
+            sale::status::wait_for_change(
+                &state.sale,
+                ticket.event,
+                &ticket.claims,
+                ticket.token,
+                wait,
+            )
+            .await?
+        }
+    };
     Ok(respond(HttpResponse::Ok(), ticket.event, &status, false))
 }
 
