@@ -22,6 +22,9 @@ const GENERATED_SECRET_BYTES: usize = 32;
 const MIN_SECRET_BYTES: usize = 16;
 /// Length of a generated organizer token, in random bytes (hex-encoded: twice as many chars).
 const GENERATED_TOKEN_BYTES: usize = 24;
+/// Shortest organizer token accepted: it guards every organizer write, so it must not be
+/// guessable (the generated one has 48 characters).
+pub const MIN_ORGANIZER_TOKEN_CHARS: usize = 32;
 /// File names inside the data directory.
 const SECRET_FILE: &str = "secret_key";
 const TOKEN_FILE: &str = "organizer_token";
@@ -109,6 +112,9 @@ pub struct Settings {
     pub node_url: Option<String>,
     /// How long an event's ownership lease lasts unless renewed (shared line store only).
     pub lease: Duration,
+    /// The address fans and organizers reach the site at (`https://tickets.example.com`):
+    /// links in mails, and `Secure` cookies when it is `https`.
+    pub public_url: Option<String>,
 }
 
 impl Settings {
@@ -152,6 +158,14 @@ impl Settings {
             }
         };
         let (organizer_token, organizer_token_generated) = match var("ORGANIZER_TOKEN") {
+            Some(token) if token.trim().chars().count() < MIN_ORGANIZER_TOKEN_CHARS => {
+                return Err(ConfigError::Invalid {
+                    name: "ORGANIZER_TOKEN",
+                    reason: format!(
+                        "must be at least {MIN_ORGANIZER_TOKEN_CHARS} characters (generate one with: openssl rand -hex 24)"
+                    ),
+                })
+            }
             Some(token) => (token.trim().to_string(), false),
             None if kind == DatabaseKind::Postgres => {
                 return Err(ConfigError::Required("ORGANIZER_TOKEN"))
@@ -200,6 +214,7 @@ impl Settings {
             edge: edge_settings(&var)?,
             node_url: var("NODE_URL").map(|u| u.trim().trim_end_matches('/').to_string()),
             lease: Duration::from_millis(parse_var::<u64>(&var, "LEASE_MS", "5000")?.max(300)),
+            public_url: public_url(&var)?,
         })
     }
 
@@ -224,7 +239,7 @@ fn edge_settings(var: &impl Fn(&str) -> Option<String>) -> Result<EdgeSettings, 
         };
     Ok(EdgeSettings {
         trusted_proxies: nets("TRUSTED_PROXIES", "")?,
-        rate_limit_exempt: nets("RATE_LIMIT_EXEMPT", "127.0.0.0/8,::1")?,
+        rate_limit_exempt: nets("RATE_LIMIT_EXEMPT", "none")?,
         join: route(
             "LIMIT_JOIN_PER_IP",
             "120/min:60",
@@ -253,11 +268,33 @@ fn edge_settings(var: &impl Fn(&str) -> Option<String>) -> Result<EdgeSettings, 
             per_ip: parse_var(var, "LIMIT_LOGIN_PER_IP", "10/min:5")?,
             per_session: Limit(None),
         },
+        read: RouteLimits {
+            per_ip: parse_var(var, "LIMIT_READ_PER_IP", "600/min:120")?,
+            per_session: Limit(None),
+        },
         limiter_max_keys: parse_var(var, "RATE_LIMIT_MAX_KEYS", "200000")?,
         max_inflight: parse_var(var, "MAX_INFLIGHT", "4096")?,
-        request_timeout: Duration::from_secs(parse_var(var, "REQUEST_TIMEOUT_SECS", "30")?),
+        max_inflight_per_client: parse_var(var, "MAX_INFLIGHT_PER_CLIENT", "64")?,
+        request_timeout: Duration::from_secs(parse_var(var, "REQUEST_TIMEOUT_SECS", "5")?),
         pow_challenge_ttl: Duration::from_secs(parse_var(var, "POW_CHALLENGE_TTL_SECS", "120")?),
+        public_url: public_url(var)?,
     })
+}
+
+/// `PUBLIC_URL`, checked: an `http://` or `https://` URL, without a trailing slash.
+fn public_url(var: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(url) = var("PUBLIC_URL") else {
+        return Ok(None);
+    };
+    let url = url.trim().trim_end_matches('/').to_string();
+    let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+    if !scheme_ok || url.contains(char::is_whitespace) {
+        return Err(ConfigError::Invalid {
+            name: "PUBLIC_URL",
+            reason: format!("{url:?}: expected http://host[:port] or https://host[:port]"),
+        });
+    }
+    Ok(Some(url))
 }
 
 /// `static/` beside the binary's crate when run from a checkout, else `./static`.
@@ -379,17 +416,28 @@ mod tests {
     }
 
     #[test]
-    fn rate_limit_exemptions_can_be_turned_off() {
+    fn nobody_is_exempt_from_rate_limits_unless_named() {
         let dir = tempdir();
         let d = dir.to_str().unwrap();
         let default = settings(&[("DATA_DIR", d)]).unwrap();
-        assert_eq!(
-            default.edge.rate_limit_exempt.len(),
-            2,
-            "loopback by default"
+        assert!(
+            default.edge.rate_limit_exempt.is_empty(),
+            "nobody by default"
         );
-        let none = settings(&[("DATA_DIR", d), ("RATE_LIMIT_EXEMPT", "none")]).unwrap();
-        assert!(none.edge.rate_limit_exempt.is_empty());
+        let loopback = settings(&[("DATA_DIR", d), ("RATE_LIMIT_EXEMPT", "127.0.0.0/8")]).unwrap();
+        assert_eq!(loopback.edge.rate_limit_exempt.len(), 1);
+    }
+
+    #[test]
+    fn a_short_organizer_token_is_refused() {
+        let dir = tempdir();
+        let d = dir.to_str().unwrap();
+        let err = settings(&[("DATA_DIR", d), ("ORGANIZER_TOKEN", "rehearsal-token")]).unwrap_err();
+        assert!(err.to_string().starts_with("ORGANIZER_TOKEN"), "{err}");
+        let ok = settings(&[("DATA_DIR", d), ("ORGANIZER_TOKEN", &"t".repeat(32))]);
+        assert!(ok.is_ok());
+        let bad = settings(&[("DATA_DIR", d), ("PUBLIC_URL", "tickets.example.com")]).unwrap_err();
+        assert!(bad.to_string().starts_with("PUBLIC_URL"), "{bad}");
     }
 
     #[test]

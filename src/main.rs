@@ -39,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
             settings.organizer_token
         );
     }
+    actix_web::rt::spawn(floodgate::startup::drain_on_signals(app.stopper()));
     app.run_until_stopped().await.context("serving")?;
     println!("Floodgate stopped");
     Ok(())

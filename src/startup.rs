@@ -194,11 +194,15 @@ impl Application {
                 .wrap(from_fn(web::guard::guard))
                 .wrap(from_fn(telemetry::record_request))
                 .wrap(TracingLogger::default())
+                .wrap(web::security_headers())
                 .configure(web::routes)
                 .service(web::pages::static_files(&static_dir))
                 .default_service(web::pages::default_page())
         })
         .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+        // The binary drains on SIGTERM and SIGINT alike (actix would stop at once on SIGINT):
+        // see `drain_on_signals`.
+        .disable_signals()
         .client_request_timeout(settings.client_header_timeout)
         .keep_alive(settings.client_header_timeout);
         if settings.workers > 0 {
@@ -241,6 +245,45 @@ impl Application {
         let served = self.server.await;
         self.stopper.background().await;
         served
+    }
+}
+
+/// Stops the node gracefully on the first SIGTERM or SIGINT (Ctrl-C): no new connections,
+/// in-flight requests get `SHUTDOWN_GRACE_SECS`, then the background tasks stop and the
+/// node's events are handed over. A second signal stops at once.
+pub async fn drain_on_signals(stopper: Stopper) {
+    signal().await;
+    tracing::info!(
+        grace_secs = SHUTDOWN_GRACE_SECS,
+        "stopping: draining in-flight requests (signal again to stop at once)"
+    );
+    let graceful = stopper.clone();
+    actix_web::rt::spawn(async move { graceful.stop(true).await });
+    signal().await;
+    tracing::warn!("second signal: stopping at once");
+    stopper.stop(false).await;
+}
+
+/// The next SIGTERM or SIGINT.
+async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::warn!("cannot listen for signals; stop the process with the stopper");
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -68,14 +68,15 @@ pub const METRICS: &[(Kind, &str, &str)] = &[
     (Kind::Counter, "http_requests_total", "HTTP requests by route, method and status"),
     (Kind::Histogram, "http_request_duration_seconds", "HTTP request latency by route, method and status"),
     (Kind::Counter, "holds_total", "Holds by outcome"),
-    (Kind::Counter, "orders_total", "Orders by outcome"),
+    (Kind::Counter, "orders_total", "Orders by outcome (confirmed, recovered: stored by an attempt whose answer was lost, key_taken, item_taken, fenced, failed, busy)"),
     (Kind::Histogram, "order_batch_size", "Orders per group commit"),
     (Kind::Histogram, "order_commit_duration_seconds", "Time of one group commit transaction"),
     (Kind::Gauge, "inventory_actors", "Inventory actors running on this node"),
     (Kind::Counter, "line_admitted_total", "Fans admitted from the line (this node's ticks)"),
     (Kind::Counter, "line_skipped_total", "No-shows skipped by the pacer (this node's ticks)"),
     (Kind::Counter, "pacer_throttled_ticks_total", "Pacer ticks slowed by a saturated shop"),
-    (Kind::Gauge, "line_waiting", "Fans waiting in an event's line"),
+    (Kind::Gauge, "line_waiting", "Fans really waiting in an event's line (not left, polling within the liveness grace)"),
+    (Kind::Counter, "line_left_total", "Fans who left a line themselves"),
     (Kind::Gauge, "line_serving", "An event's serving counter"),
     (Kind::Gauge, "line_last_seq", "Last join number issued for an event"),
     (Kind::Gauge, "line_active_shoppers", "Admitted shoppers still active, per event"),
@@ -83,7 +84,7 @@ pub const METRICS: &[(Kind, &str, &str)] = &[
     (Kind::Gauge, "long_polls_parked", "Status requests held open on this node, waiting for a change"),
     (Kind::Counter, "long_polls_refused_total", "Long polls answered at once because this node held its most"),
     (Kind::Gauge, "line_admission_rate_per_minute", "Measured (smoothed) admissions per minute, per event"),
-    (Kind::Counter, "requests_rejected_total", "Requests refused at the edge or the shop, by reason (rate_limited, pow, not_admitted, overloaded, timeout, actor_busy)"),
+    (Kind::Counter, "requests_rejected_total", "Requests refused at the edge or the shop, by reason (rate_limited, pow, not_admitted, overloaded, client_inflight, cross_site, timeout, actor_busy)"),
     (Kind::Gauge, "rate_limiter_keys", "Keys (addresses, sessions) held by this node's rate limiters"),
     (Kind::Counter, "rate_limiter_resets_total", "Rate limiters emptied because a flood of distinct keys filled them"),
     (Kind::Gauge, "http_requests_in_flight", "Requests being served by this node"),
@@ -129,6 +130,24 @@ fn route_label(req: &actix_web::HttpRequest) -> String {
         .unwrap_or_else(|| UNMATCHED.0.to_string())
 }
 
+/// The method as a label: the standard methods by name, anything else `other` (a client can
+/// send any token as a method; made-up ones must not grow the label set).
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
 /// Middleware: counts and times each request under its route pattern (`/api/v1/events/{id}`,
 /// never the raw path, so label cardinality stays bounded).
 pub async fn record_request(
@@ -136,7 +155,7 @@ pub async fn record_request(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let response = next.call(req).await;
     let (status, route) = match &response {
         Ok(r) => (r.status().as_u16(), route_label(r.request())),
@@ -144,7 +163,7 @@ pub async fn record_request(
     };
     let labels = [
         ("route", route),
-        ("method", method),
+        ("method", method.to_string()),
         ("status", status.to_string()),
     ];
     metrics::counter!("http_requests_total", &labels).increment(1);

@@ -44,7 +44,11 @@
       row.querySelector('[data-k="sold"]').textContent = t.sold;
       row.querySelector('[data-k="held"]').textContent = t.held;
       row.querySelector('[data-k="available"]').textContent = t.available;
-      row.querySelector('[data-k="bar"]').style.width = (t.capacity ? Math.floor(100 * t.sold / t.capacity) : 0) + "%";
+      var bar = row.querySelector('[data-k="bar"]');
+      bar.max = Math.max(1, t.capacity);
+      bar.value = t.sold;
+      bar.setAttribute("aria-label", t.sold + " of " + t.capacity + " sold");
+      bar.nextElementSibling.textContent = t.sold + " of " + t.capacity;
     });
   }
 

@@ -41,6 +41,8 @@
       closed: 'The sale has closed.',
     }[s.sale_state];
     $('room-state').textContent = waiting && sale ? sale : text;
+    // Only a fan still in line can leave it (the form posts without scripts, too).
+    $('leave-form').hidden = !waiting;
     $('room-position').textContent = s.position.toLocaleString();
     $('room-ahead').textContent = s.ahead.toLocaleString();
     $('room-eta').textContent = s.state === 'pre_queue' ? 'starts at opening' : eta(s.eta_secs);

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::event::{EventSpec, GaTier, SeatingBlock};
 use super::item::ItemId;
-use super::order::{Buyer, CommitOutcome, Item, NewOrder, Order, OrderStatus};
+use super::order::{Buyer, CommitOutcome, Item, NewOrder, Order, OrderStatus, Settled};
 
 /// How long an expired hold is remembered, so ordering it answers 410 rather than 404.
 pub const EXPIRED_HOLD_MEMORY_SECS: i64 = 3_600;
@@ -877,33 +877,22 @@ impl Inventory {
         })))
     }
 
-    /// Applies the committer's verdict on an order started by `begin_order`. `None` means the
-    /// write failed (database down): the items go back to the hold and the key is forgotten,
-    /// so a retry with the same key starts afresh.
+    /// Applies the committer's verdict on an order started by `begin_order`. `Failed` means
+    /// the write failed (database down): the items go back to the hold and the key is
+    /// forgotten, so a retry with the same key starts afresh. `Stored` means the key's order
+    /// was already in the database for this very request: its items are sold, and it is the
+    /// answer.
     pub fn finish_order(
         &mut self,
         hold_id: Uuid,
         order: Order,
         key: &str,
-        outcome: Option<CommitOutcome>,
+        settled: Settled,
     ) -> Result<Arc<Order>, ShopError> {
-        match outcome {
-            Some(CommitOutcome::Committed) => {
-                if let Some(hold) = self.holds.remove(&hold_id) {
-                    for slot in &hold.items {
-                        self.groups[slot.group].set(slot.index, Slot::Sold(order.order_id));
-                    }
-                }
-                self.confirmed_orders += 1;
-                self.revenue_cents += order.total_cents;
-                let order = Arc::new(order);
-                self.orders.insert(order.order_id, order.clone());
-                if let Some(entry) = self.keys.get_mut(key) {
-                    entry.state = KeyState::Committed(order.order_id);
-                }
-                Ok(order)
-            }
-            Some(CommitOutcome::ItemTaken) => {
+        match settled {
+            Settled::Outcome(CommitOutcome::Committed) => Ok(self.sold(hold_id, order, key, false)),
+            Settled::Stored(stored) => Ok(self.sold(hold_id, stored, key, true)),
+            Settled::Outcome(CommitOutcome::ItemTaken) => {
                 // Another writer sold these items (two actors at once): never offer them again.
                 self.keys.remove(key);
                 let ids: Vec<String> = order.items.iter().map(|i| i.id.to_string()).collect();
@@ -915,17 +904,48 @@ impl Inventory {
                 }
                 Err(ShopError::Unavailable(ids))
             }
-            Some(CommitOutcome::KeyTaken | CommitOutcome::Fenced) | None => {
+            settled @ (Settled::Outcome(CommitOutcome::KeyTaken | CommitOutcome::Fenced)
+            | Settled::Failed) => {
                 self.keys.remove(key);
                 if let Some(hold) = self.holds.get_mut(&hold_id) {
                     hold.committing = None;
                 }
-                Err(ShopError::Invalid(match outcome {
-                    Some(_) => "this Idempotency-Key was already used for a different order".into(),
-                    None => "the order could not be saved".into(),
+                Err(ShopError::Invalid(match settled {
+                    Settled::Failed => "the order could not be saved".into(),
+                    _ => "this Idempotency-Key was already used for a different order".into(),
                 }))
             }
         }
+    }
+
+    /// Marks a hold's items sold to `order` (the order written for it), and records the
+    /// order. An order stored by an earlier attempt (`stored`) is trusted for its items.
+    fn sold(&mut self, hold_id: Uuid, order: Order, key: &str, stored: bool) -> Arc<Order> {
+        if let Some(hold) = self.holds.remove(&hold_id) {
+            let mark = if stored {
+                Slot::Free
+            } else {
+                Slot::Sold(order.order_id)
+            };
+            for slot in &hold.items {
+                self.groups[slot.group].set(slot.index, mark);
+            }
+        }
+        if stored {
+            for item in &order.items {
+                if let Some(slot) = self.locate_id(&item.id) {
+                    self.groups[slot.group].set(slot.index, Slot::Sold(order.order_id));
+                }
+            }
+        }
+        self.confirmed_orders += 1;
+        self.revenue_cents += order.total_cents;
+        let order = Arc::new(order);
+        self.orders.insert(order.order_id, order.clone());
+        if let Some(entry) = self.keys.get_mut(key) {
+            entry.state = KeyState::Committed(order.order_id);
+        }
+        order
     }
 
     /// Frees the items of a cancelled order. `false` when the order is unknown here.
@@ -1311,7 +1331,11 @@ mod tests {
                     match start {
                         Ok(OrderStart::Commit(new)) => {
                             assert!(live && expires > self.now);
-                            let outcome = commits.then_some(CommitOutcome::Committed);
+                            let outcome = if commits {
+                                Settled::Outcome(CommitOutcome::Committed)
+                            } else {
+                                Settled::Failed
+                            };
                             let result =
                                 self.inv
                                     .finish_order(hold, new.order.clone(), &key, outcome);
@@ -1427,7 +1451,12 @@ mod tests {
             Ok(OrderStart::InFlight)
         ));
         let order = inv
-            .finish_order(hold.hold_id, new.order, "k", Some(CommitOutcome::Committed))
+            .finish_order(
+                hold.hold_id,
+                new.order,
+                "k",
+                Settled::Outcome(CommitOutcome::Committed),
+            )
             .unwrap();
         match inv.begin_order("s", hold.hold_id, "k", "h1", &buyer, now) {
             Ok(OrderStart::Replay(again)) => assert_eq!(again, order),
@@ -1442,7 +1471,12 @@ mod tests {
     #[test]
     fn an_item_sold_by_another_writer_is_never_offered_again() {
         let (mut inv, hold, new, _, now) = order_begun("h");
-        let result = inv.finish_order(hold.hold_id, new.order, "k", Some(CommitOutcome::ItemTaken));
+        let result = inv.finish_order(
+            hold.hold_id,
+            new.order,
+            "k",
+            Settled::Outcome(CommitOutcome::ItemTaken),
+        );
         assert_eq!(result, Err(ShopError::Unavailable(vec!["A-1-1".into()])));
         assert_eq!(inv.item_status("A-1-1"), Some(SeatState::Sold));
         assert!(inv

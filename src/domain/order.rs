@@ -80,6 +80,18 @@ pub enum CommitOutcome {
     Fenced,
 }
 
+/// What the committer settled for one order of a batch.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Settled {
+    /// What the database reported for this order's write.
+    Outcome(CommitOutcome),
+    /// The key's order is already stored, for the same request: an earlier attempt whose
+    /// answer was lost (the commit went through), or another node's. This is that order.
+    Stored(Order),
+    /// Not written, as far as anyone can tell (the database failed, and could not be asked).
+    Failed,
+}
+
 /// The buyer's details, as checked at checkout.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Buyer {

@@ -3,22 +3,26 @@
 //! - The client address is the socket's peer, or the nearest untrusted address of
 //!   `X-Forwarded-For` when the peer is one of `TRUSTED_PROXIES`.
 //! - Rate limits per client address and per session on the join, status, hold and order
-//!   routes ([`limits`]); addresses in `RATE_LIMIT_EXEMPT` (loopback by default: operators
-//!   and load generators on the machine itself) are not limited.
+//!   routes, per address on reads and failed logins ([`limits`]); addresses in
+//!   `RATE_LIMIT_EXEMPT` (nobody by default; a load generator's address when testing) are not
+//!   limited. An address that failed the organizer token too often is locked out a while.
 //! - Proof of work on joins ([`pow`]).
-//! - A count of requests in flight for the node's ceiling, and a deadline for request bodies
-//!   ([`deadline`]); the web layer's guard applies both before any handler runs.
+//! - A count of requests in flight for the node's ceiling and per address, and a deadline for
+//!   request bodies ([`deadline`]); the web layer's guard applies them before any handler runs.
+//! - Whether a request came over HTTPS and from the product's own pages (its origin).
 
 pub mod deadline;
 pub mod limits;
 pub mod pow;
 
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use actix_web::{HttpMessage, HttpRequest};
 use ipnet::IpNet;
+use parking_lot::Mutex;
 
 use limits::{KeyedLimit, Limit};
 
@@ -29,8 +33,12 @@ pub enum Route {
     Status,
     Hold,
     Order,
-    /// Organizer console logins (per address only: guessing the token is what it slows).
+    /// Organizer console logins and organizer API calls with a wrong token (per address
+    /// only: guessing the token is what it slows).
     Login,
+    /// Reads anyone may make (event pages and lists, challenges, the draw, orders), per
+    /// address: each costs the server more than a status poll.
+    Read,
 }
 
 /// The limits of one route: per client address, per session.
@@ -50,14 +58,19 @@ pub struct EdgeSettings {
     pub hold: RouteLimits,
     pub order: RouteLimits,
     pub login: RouteLimits,
+    pub read: RouteLimits,
     /// Most keys one limiter holds.
     pub limiter_max_keys: usize,
     /// Most requests in flight on this node (operations endpoints aside).
     pub max_inflight: usize,
+    /// Most requests in flight from one client address.
+    pub max_inflight_per_client: usize,
     /// Longest a request may take, reading its body included.
     pub request_timeout: Duration,
     /// How long a proof-of-work challenge stays good.
     pub pow_challenge_ttl: Duration,
+    /// The address the site is reached at (`https://tickets.example.com`), if configured.
+    pub public_url: Option<String>,
 }
 
 /// Limiters keyed by address and by session, for one route (both keys fit in a `u128`:
@@ -90,8 +103,33 @@ impl RouteLimiters {
 /// The edge's shared state, one per node.
 pub struct Edge {
     settings: EdgeSettings,
-    routes: [RouteLimiters; 5],
+    routes: [RouteLimiters; 6],
     inflight: AtomicUsize,
+    /// Requests in flight per client address.
+    inflight_by_client: Mutex<HashMap<u128, usize>>,
+    /// Addresses that failed the organizer token too often, until when.
+    lockouts: Mutex<HashMap<u128, Instant>>,
+    /// Whether the missing-`TRUSTED_PROXIES` warning was logged.
+    warned_forwarded: AtomicBool,
+}
+
+/// A request counted in flight for its client address until dropped.
+pub struct ClientInFlight<'a> {
+    edge: &'a Edge,
+    key: Option<u128>,
+}
+
+impl Drop for ClientInFlight<'_> {
+    fn drop(&mut self) {
+        let Some(key) = self.key else { return };
+        let mut counts = self.edge.inflight_by_client.lock();
+        if let Some(n) = counts.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&key);
+            }
+        }
+    }
 }
 
 /// A request counted in flight until dropped.
@@ -124,9 +162,13 @@ impl Edge {
                 RouteLimiters::new(&s.hold, max),
                 RouteLimiters::new(&s.order, max),
                 RouteLimiters::new(&s.login, max),
+                RouteLimiters::new(&s.read, max),
             ],
             settings: s,
             inflight: AtomicUsize::new(0),
+            inflight_by_client: Mutex::default(),
+            lockouts: Mutex::default(),
+            warned_forwarded: AtomicBool::new(false),
         }
     }
 
@@ -146,6 +188,17 @@ impl Edge {
             return Some(*ip);
         }
         let peer = req.peer_addr()?.ip();
+        if self.settings.trusted_proxies.is_empty()
+            && req.headers().contains_key("x-forwarded-for")
+            && !self.warned_forwarded.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                %peer,
+                "requests arrive with X-Forwarded-For but TRUSTED_PROXIES is empty: every \
+                 client behind the proxy shares its address (one rate limit for all); set \
+                 TRUSTED_PROXIES to the proxy's address"
+            );
+        }
         Some(client_ip(
             peer,
             req.headers()
@@ -221,6 +274,120 @@ impl Edge {
     /// Requests in flight now.
     pub fn inflight(&self) -> usize {
         self.inflight.load(Ordering::Relaxed)
+    }
+
+    /// The most requests one address may have in flight: the setting, and never more than a
+    /// quarter of the node's ceiling (so one address cannot take the node).
+    fn client_ceiling(&self) -> usize {
+        self.settings
+            .max_inflight_per_client
+            .min(self.settings.max_inflight / 4)
+            .max(1)
+    }
+
+    /// Counts a request in flight for its address, or `None` when the address is at its
+    /// ceiling. Exempt addresses are not counted.
+    pub fn enter_client(&self, client: Client) -> Option<ClientInFlight<'_>> {
+        let Some(ip) = client.0 else {
+            return Some(ClientInFlight {
+                edge: self,
+                key: None,
+            });
+        };
+        let key = ip_key(ip);
+        let mut counts = self.inflight_by_client.lock();
+        let n = counts.entry(key).or_insert(0);
+        if *n >= self.client_ceiling() {
+            return None;
+        }
+        *n += 1;
+        Some(ClientInFlight {
+            edge: self,
+            key: Some(key),
+        })
+    }
+
+    /// How long the address is still locked out of organizer calls, if it is.
+    pub fn locked_out(&self, client: Client) -> Option<Duration> {
+        let key = ip_key(client.0?);
+        let mut lockouts = self.lockouts.lock();
+        let until = *lockouts.get(&key)?;
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            lockouts.remove(&key);
+            return None;
+        }
+        Some(left)
+    }
+
+    /// Counts a wrong organizer token against the address's login limit: `Err` with the
+    /// lockout when over it (every organizer call from the address is refused until then,
+    /// right token or not, so guessing learns nothing).
+    pub fn failed_login(&self, client: Client) -> Result<(), Duration> {
+        let Some(ip) = client.0 else { return Ok(()) };
+        let wait = match self.check_ip(Route::Login, client) {
+            Ok(()) => return Ok(()),
+            Err(wait) => wait,
+        };
+        let mut lockouts = self.lockouts.lock();
+        if lockouts.len() >= self.settings.limiter_max_keys {
+            let now = Instant::now();
+            lockouts.retain(|_, until| *until > now);
+        }
+        if lockouts.len() < self.settings.limiter_max_keys {
+            lockouts.insert(ip_key(ip), Instant::now() + wait);
+        }
+        Err(wait)
+    }
+
+    /// Whether the browser reached the site over HTTPS: `PUBLIC_URL` is `https://…`, or a
+    /// trusted proxy says so in `X-Forwarded-Proto` (nobody else's header counts).
+    pub fn is_https(&self, req: &HttpRequest) -> bool {
+        if let Some(url) = &self.settings.public_url {
+            return url.starts_with("https://");
+        }
+        let from_proxy = req
+            .peer_addr()
+            .is_some_and(|peer| self.is_trusted(&peer.ip()));
+        from_proxy
+            && req
+                .headers()
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.split(',').next().unwrap_or("").trim() == "https")
+    }
+
+    fn is_trusted(&self, ip: &IpAddr) -> bool {
+        self.settings.trusted_proxies.iter().any(|n| n.contains(ip))
+    }
+
+    /// Whether a request comes from another site's page (a browser tells: `Sec-Fetch-Site`,
+    /// else `Origin`). Requests without either (scripts, load tests) are not cross-site.
+    pub fn is_cross_site(&self, req: &HttpRequest) -> bool {
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+        match header("sec-fetch-site") {
+            Some("same-origin" | "none") => return false,
+            Some(_) => return true,
+            None => {}
+        }
+        let Some(origin) = header("origin") else {
+            return false;
+        };
+        if self
+            .settings
+            .public_url
+            .as_deref()
+            .is_some_and(|url| url.eq_ignore_ascii_case(origin))
+        {
+            return false;
+        }
+        // Same origin as the host the browser asked for (the scheme aside: behind a proxy the
+        // node may not know it).
+        let host = header("host").unwrap_or("");
+        let origin_host = origin
+            .split_once("://")
+            .map_or("", |(_, rest)| rest.trim_end_matches('/'));
+        host.is_empty() || !origin_host.eq_ignore_ascii_case(host)
     }
 }
 

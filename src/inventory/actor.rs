@@ -22,7 +22,7 @@ use crate::domain::inventory::{
     HoldRequest, HoldView, Inventory, OrderStart, SaleState, SalesTotals, SeatStatus, ShopError,
     TierCounts,
 };
-use crate::domain::order::{Buyer, CommitOutcome, Order};
+use crate::domain::order::{Buyer, CommitOutcome, Order, Settled};
 
 /// How often expired holds are swept, so their items are free without waiting for a request.
 pub const EXPIRY_SWEEP: Duration = Duration::from_millis(500);
@@ -202,9 +202,12 @@ impl Handler<PlaceOrder> for InventoryActor {
                     }
                     Err(_) => {
                         // Queue full (or committer gone): undo, so the hold stays the fan's.
-                        let _ = self
-                            .inventory
-                            .finish_order(msg.hold_id, order, &msg.key, None);
+                        let _ = self.inventory.finish_order(
+                            msg.hold_id,
+                            order,
+                            &msg.key,
+                            Settled::Failed,
+                        );
                         metrics::counter!("orders_total", "outcome" => "busy").increment(1);
                         OrderTicket::Ready(Err(OrderFailure::Busy))
                     }
@@ -228,20 +231,25 @@ impl Handler<CommitDone> for InventoryActor {
 
     fn handle(&mut self, msg: CommitDone, ctx: &mut Self::Context) {
         let mut fenced = false;
-        for (hold_id, order, key, outcome) in msg.results {
-            let label = match outcome {
-                Some(CommitOutcome::Committed) => "confirmed",
-                Some(CommitOutcome::KeyTaken) => "key_taken",
-                Some(CommitOutcome::ItemTaken) => "item_taken",
-                Some(CommitOutcome::Fenced) => "fenced",
-                None => "failed",
+        for (hold_id, order, key, settled) in msg.results {
+            let label = match &settled {
+                Settled::Outcome(CommitOutcome::Committed) => "confirmed",
+                Settled::Outcome(CommitOutcome::KeyTaken) => "key_taken",
+                Settled::Outcome(CommitOutcome::ItemTaken) => "item_taken",
+                Settled::Outcome(CommitOutcome::Fenced) => "fenced",
+                Settled::Stored(_) => "recovered",
+                Settled::Failed => "failed",
             };
             metrics::counter!("orders_total", "outcome" => label).increment(1);
-            fenced |= outcome == Some(CommitOutcome::Fenced);
-            let reply = match self.inventory.finish_order(hold_id, order, &key, outcome) {
-                Ok(order) => Ok((order, true)),
-                Err(_) if outcome == Some(CommitOutcome::Fenced) => Err(OrderFailure::Moved),
-                Err(_) if outcome.is_none() => Err(OrderFailure::Backend),
+            let this_fenced = settled == Settled::Outcome(CommitOutcome::Fenced);
+            let failed = settled == Settled::Failed;
+            // A stored order is a replay: the fan is answered 200, not 201.
+            let created = !matches!(settled, Settled::Stored(_));
+            fenced |= this_fenced;
+            let reply = match self.inventory.finish_order(hold_id, order, &key, settled) {
+                Ok(order) => Ok((order, created)),
+                Err(_) if this_fenced => Err(OrderFailure::Moved),
+                Err(_) if failed => Err(OrderFailure::Backend),
                 Err(e) => Err(OrderFailure::Shop(e)),
             };
             self.answer(&key, reply);

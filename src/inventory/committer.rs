@@ -16,7 +16,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::domain::order::{CommitOutcome, NewOrder, Order};
+use crate::domain::order::{CommitOutcome, NewOrder, Order, Settled};
 use crate::store::{Fence, OrderStore, StoreError};
 
 /// One order waiting to be written, with the hold it came from.
@@ -41,9 +41,11 @@ pub struct BatchSettings {
 /// The last commit's duration and when it finished: the shop's saturation signal.
 pub type CommitLatency = Arc<parking_lot::Mutex<Option<(Duration, Instant)>>>;
 
-/// What became of each order of a batch: its hold, the order, its key, and the outcome
-/// (`None`: the write failed).
-pub type Verdicts = Vec<(Uuid, Order, String, Option<CommitOutcome>)>;
+/// What became of each order of a batch: its hold, the order, its key, and what was settled.
+pub type Verdicts = Vec<(Uuid, Order, String, Settled)>;
+
+/// How often a failed batch's keys are looked up before the batch counts as not written.
+const LOOKUP_ATTEMPTS: u32 = 3;
 
 /// Runs until the actor's side of the channel closes and every commit has reported; each
 /// batch's verdicts go to `report` (the actor's mailbox).
@@ -115,31 +117,105 @@ async fn commit(
     *latency.lock() = Some((took, Instant::now()));
     metrics::histogram!("order_commit_duration_seconds").record(took.as_secs_f64());
     metrics::histogram!("order_batch_size").record(orders.len() as f64);
-    let outcomes: Vec<_> = match outcomes {
-        Ok(outcomes) => outcomes.into_iter().map(Some).collect(),
+    let settled: Vec<Settled> = match outcomes {
+        Ok(outcomes) => {
+            // A taken key may be this very request's, stored by an earlier attempt whose
+            // answer was lost: look it up.
+            let taken: Vec<usize> = (0..outcomes.len())
+                .filter(|&i| outcomes[i] == CommitOutcome::KeyTaken)
+                .collect();
+            let mut settled: Vec<Settled> = outcomes.into_iter().map(Settled::Outcome).collect();
+            if !taken.is_empty() {
+                for (i, s) in look_up(&store, &orders, &taken).await {
+                    settled[i] = s.unwrap_or(Settled::Outcome(CommitOutcome::KeyTaken));
+                }
+            }
+            settled
+        }
         Err(StoreError::Fenced) => {
             tracing::warn!(
                 orders = orders.len(),
                 "group commit fenced: the event has a new owner"
             );
             metrics::counter!("fenced_commits_total").increment(1);
-            vec![Some(CommitOutcome::Fenced); orders.len()]
+            vec![Settled::Outcome(CommitOutcome::Fenced); orders.len()]
         }
         Err(e) => {
-            tracing::warn!(error = %e, orders = orders.len(), "group commit failed");
-            vec![None; orders.len()]
+            // The commit may have gone through with its answer lost: what the database holds
+            // under the batch's keys decides.
+            tracing::warn!(error = %e, orders = orders.len(), "group commit failed; looking up its keys");
+            let all: Vec<usize> = (0..orders.len()).collect();
+            let mut settled = vec![Settled::Failed; orders.len()];
+            for (i, s) in look_up(&store, &orders, &all).await {
+                settled[i] = s.unwrap_or(Settled::Failed);
+            }
+            settled
         }
     };
     batch
         .into_iter()
-        .zip(outcomes)
-        .map(|(job, outcome)| {
+        .zip(settled)
+        .map(|(job, settled)| {
             (
                 job.hold_id,
                 job.order.order,
                 job.order.idempotency_key,
-                outcome,
+                settled,
             )
+        })
+        .collect()
+}
+
+/// What the database holds under the keys of `orders[which]`: for each, `Committed` when it is
+/// this very order, `Stored` when another attempt stored it for the same request, `KeyTaken`
+/// when the key holds another request's order, `None` when nothing is stored under it. Every
+/// entry is `None` when the database cannot be asked.
+async fn look_up(
+    store: &Arc<dyn OrderStore>,
+    orders: &[NewOrder],
+    which: &[usize],
+) -> Vec<(usize, Option<Settled>)> {
+    let Some(first) = which.first() else {
+        return Vec::new();
+    };
+    let event = orders[*first].order.event_id;
+    let keys: Vec<String> = which
+        .iter()
+        .map(|&i| orders[i].idempotency_key.clone())
+        .collect();
+    let mut found = None;
+    for attempt in 0..LOOKUP_ATTEMPTS {
+        match store.orders_by_keys(event, &keys).await {
+            Ok(stored) => {
+                found = Some(stored);
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, attempt, "looking up a failed batch's keys failed");
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            }
+        }
+    }
+    let Some(stored) = found else {
+        return which.iter().map(|&i| (i, None)).collect();
+    };
+    which
+        .iter()
+        .map(|&i| {
+            let mine = &orders[i];
+            let settled = stored
+                .iter()
+                .find(|s| s.idempotency_key == mine.idempotency_key)
+                .map(|s| {
+                    if s.order.order_id == mine.order.order_id {
+                        Settled::Outcome(CommitOutcome::Committed)
+                    } else if s.request_hash == mine.request_hash {
+                        Settled::Stored(s.order.clone())
+                    } else {
+                        Settled::Outcome(CommitOutcome::KeyTaken)
+                    }
+                });
+            (i, settled)
         })
         .collect()
 }

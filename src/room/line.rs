@@ -36,7 +36,9 @@ fn eta_ms(position: u64, rate_per_minute: f64) -> u64 {
     (position as f64 * 60_000.0 / rate_per_minute).ceil() as u64
 }
 use super::token::{Claims, TokenKind, TokenSigner};
-use super::{Advance, Joined, LineError, LineState, LineStore, Marks, Opening, Turn};
+use super::{
+    Advance, Joined, Leaving, Left, LineError, LineState, LineStore, Marks, Opening, Turn,
+};
 use crate::clock::Clock;
 use crate::domain::inventory::SaleState;
 use crate::store::{OrderStore, StoreError};
@@ -144,7 +146,10 @@ pub struct Status {
 /// Numbers of one event's line for the organizer.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct LineStats {
+    /// Fans really waiting (see [`LineState::waiting`]).
     pub waiting: u64,
+    /// Fans who left the line themselves.
+    pub left_total: u64,
     pub admitted_total: u64,
     pub skipped_total: u64,
     pub active_shoppers: u64,
@@ -275,6 +280,10 @@ impl Room {
         self.reservations.lock().entry(event).or_default().clone()
     }
 
+    fn grace_ms(&self) -> i64 {
+        self.settings.liveness_grace.as_millis() as i64
+    }
+
     /// Oldest line state (and rules) a node answers from.
     pub fn snapshot_max_age(&self) -> Duration {
         self.settings.snapshot_max_age
@@ -320,7 +329,11 @@ impl Room {
     }
 
     async fn refresh(&self, event: Uuid, now: DateTime<Utc>) -> Result<Arc<LineState>, LineError> {
-        let state = Arc::new(self.line.state(event, ms(now)).await?);
+        let state = Arc::new(
+            self.line
+                .state(event, ms(now), ms(now) - self.grace_ms())
+                .await?,
+        );
         let before = self.lines.lock().insert(
             event,
             Cached {
@@ -512,7 +525,17 @@ impl Room {
             self.saw(event, index, now);
             status.position = index - line.serving;
             status.ahead = status.position - 1;
-            status.eta_secs = eta_secs(status.position, rate);
+            // Fans who left or stopped polling ahead are skipped, not served: the wait is
+            // that of the share of the places ahead still taken (a snapshot older than the
+            // fan's own join knows nothing of the line behind it: no share then).
+            let behind = line.last_seq.saturating_sub(line.serving);
+            let live = if index > line.last_seq || behind == 0 {
+                1.0
+            } else {
+                line.waiting(ms(now), self.grace_ms()).min(behind) as f64 / behind as f64
+            };
+            let turns = ((status.position as f64 * live).ceil() as u64).max(1);
+            status.eta_secs = eta_secs(turns, rate);
             // A paused line does not move: poll slowly (a resume wakes long polls anyway).
             // Otherwise poll by the soonest the turn may come: the line moves at most at the
             // organizer's rate (the measured one lags a speed-up), skipping no-shows aside.
@@ -520,7 +543,7 @@ impl Room {
             status.poll_after_ms = if rules.sale == SaleState::Paused {
                 pacing::MAX_POLL_AFTER_MS
             } else {
-                pacing::poll_after_ms(eta_ms(status.position, fastest), jitter)
+                pacing::poll_after_ms(eta_ms(turns, fastest), jitter)
             };
             return Ok(status);
         }
@@ -552,6 +575,34 @@ impl Room {
         Ok(status)
     }
 
+    /// A fan leaves the line with their ticket: a waiting fan is skipped when their turn comes
+    /// and stops counting as waiting at once; an admitted one gives the admission back. True
+    /// when the fan was in the line (false: their turn came and went already).
+    pub async fn leave(&self, ticket: &Claims) -> Result<bool, LineError> {
+        let event = ticket.event;
+        let mut line = self.refresh(event, self.clock.now()).await?;
+        for _ in 0..2 {
+            let who = match &line.opening {
+                None => Leaving::Seq(ticket.seq),
+                Some(opening) => Leaving::Index(self.index(event, ticket.seq, opening)),
+            };
+            match self.line.leave(event, who).await? {
+                Left::Left => {
+                    metrics::counter!("line_left_total").increment(1);
+                    // This node's numbers show it at once.
+                    self.refresh(event, self.clock.now()).await?;
+                    return Ok(true);
+                }
+                Left::Nothing => return Ok(false),
+                // Opened between the read and the leave: place the fan by the draw.
+                Left::Opened => line = self.refresh(event, self.clock.now()).await?,
+            }
+        }
+        Err(LineError::Unavailable(
+            "the line kept changing; try again".into(),
+        ))
+    }
+
     /// An admitted shopper ordered or released: they stop counting as active.
     pub async fn finished(&self, event: Uuid, index: u64) -> Result<(), LineError> {
         self.line.finished(event, index).await
@@ -561,7 +612,8 @@ impl Room {
     pub async fn stats(&self, event: Uuid) -> Result<LineStats, LineError> {
         let line = self.line_state(event).await?;
         Ok(LineStats {
-            waiting: line.last_seq.saturating_sub(line.serving),
+            waiting: line.waiting(ms(self.clock.now()), self.grace_ms()),
+            left_total: line.left_total,
             admitted_total: line.admitted_total,
             skipped_total: line.skipped_total,
             active_shoppers: line.active,
@@ -615,7 +667,7 @@ impl Room {
             line = self.refresh(event, now).await?;
         }
         if !selling || line.serving >= line.last_seq {
-            report(event, &line, line.serving);
+            report(event, &line, line.waiting(ms(now), self.grace_ms()));
             return Ok(0);
         }
         let tick_ms = self.settings.tick.as_millis() as i64;
@@ -635,7 +687,7 @@ impl Room {
             rules.max_active,
             line.throttle.min(rules.shop_throttle),
         );
-        let grace = self.settings.liveness_grace.as_millis() as i64;
+        let grace = self.grace_ms();
         let protect_through = match &line.opening {
             Some(o) if ms(now) < o.opened_at_ms + grace => o.prequeue_size,
             _ => 0,
@@ -665,7 +717,9 @@ impl Room {
             self.changed(event);
         }
         tracing::debug!(%event, ?budget, ?advanced, "pacer tick");
-        report(event, &line, advanced.serving.max(line.serving));
+        let mut after = (*line).clone();
+        after.serving = advanced.serving.max(line.serving);
+        report(event, &after, after.waiting(ms(now), grace));
         if advanced.ticked {
             metrics::counter!("line_admitted_total").increment(advanced.admitted);
             metrics::counter!("line_skipped_total").increment(advanced.skipped);
@@ -685,6 +739,12 @@ impl Room {
             .open(event, &hex::encode(seed), ms(self.clock.now()))
             .await?;
         self.store.save_opening(event, &opening).await?;
+        // Fans who left the pre-queue are placed by the draw now, and skipped when their turn
+        // comes. (Should this node stop between the two steps, they count as no-shows.)
+        for seq in self.line.take_left_before_opening(event).await? {
+            let index = self.index(event, seq, &opening);
+            self.line.leave(event, Leaving::Index(index)).await?;
+        }
         tracing::info!(%event, pre_queue = opening.prequeue_size, "line opened");
         Ok(opening)
     }
@@ -702,11 +762,10 @@ impl Room {
 }
 
 /// Sets an event's line gauges (every tick, so they follow an idle or pre-queue line too).
-fn report(event: Uuid, line: &LineState, serving: u64) {
+fn report(event: Uuid, line: &LineState, waiting: u64) {
     let label = event.to_string();
-    metrics::gauge!("line_waiting", "event" => label.clone())
-        .set(line.last_seq.saturating_sub(serving) as f64);
-    metrics::gauge!("line_serving", "event" => label.clone()).set(serving as f64);
+    metrics::gauge!("line_waiting", "event" => label.clone()).set(waiting as f64);
+    metrics::gauge!("line_serving", "event" => label.clone()).set(line.serving as f64);
     metrics::gauge!("line_last_seq", "event" => label.clone()).set(line.last_seq as f64);
     metrics::gauge!("line_active_shoppers", "event" => label.clone()).set(line.active as f64);
     metrics::gauge!("line_admissions_unfetched", "event" => label.clone()).set(line.pending as f64);

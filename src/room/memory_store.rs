@@ -12,15 +12,21 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{
-    Advance, Advanced, Joined, Lease, LineError, LineState, LineStore, Marks, Opening, Turn,
+    Advance, Advanced, Joined, Lease, Leaving, Left, LineError, LineState, LineStore, Marks,
+    Opening, Turn,
 };
 
 #[derive(Default)]
 struct Line {
     state: LineState,
     throttle_until_ms: i64,
-    /// Waiting fans' last sighting by index.
-    alive: HashMap<u64, i64>,
+    /// Waiting fans' last sighting by index (and by time, to count and forget by time).
+    seen: HashMap<u64, i64>,
+    seen_by_time: BTreeMap<(i64, u64), ()>,
+    /// Waiting indexes whose fans left.
+    left: HashSet<u64>,
+    /// Join numbers of the fans who left before opening.
+    left_seq: HashSet<u64>,
     /// Admitted indexes and when their admission runs out.
     admitted: HashMap<u64, i64>,
     /// Active shoppers by index → until (a sorted copy makes expiry cheap).
@@ -33,6 +39,30 @@ struct Line {
 }
 
 impl Line {
+    fn see(&mut self, index: u64, at: i64) {
+        let last = self.seen.entry(index).or_insert(at);
+        self.seen_by_time.remove(&(*last, index));
+        *last = (*last).max(at);
+        self.seen_by_time.insert((*last, index), ());
+    }
+
+    fn unsee(&mut self, index: u64) -> Option<i64> {
+        let at = self.seen.remove(&index)?;
+        self.seen_by_time.remove(&(at, index));
+        Some(at)
+    }
+
+    /// Forgets sightings older than `after`.
+    fn forget_seen_before(&mut self, after: i64) {
+        while let Some((&(at, index), _)) = self.seen_by_time.iter().next() {
+            if at >= after {
+                break;
+            }
+            self.seen_by_time.remove(&(at, index));
+            self.seen.remove(&index);
+        }
+    }
+
     fn drop_expired(&mut self, now_ms: i64) {
         while let Some((&(until, index), _)) = self.active.iter().next() {
             if until > now_ms {
@@ -104,18 +134,26 @@ impl LineStore for MemoryLineStore {
             s.last_seq += 1;
             let (seq, pre_queue) = (s.last_seq, s.opening.is_none());
             if !pre_queue {
-                line.alive.insert(seq, now_ms);
+                line.see(seq, now_ms);
             }
             Joined::Seq { seq, pre_queue }
         }))
     }
 
-    async fn state(&self, event: Uuid, now_ms: i64) -> Result<LineState, LineError> {
+    async fn state(
+        &self,
+        event: Uuid,
+        now_ms: i64,
+        alive_after_ms: i64,
+    ) -> Result<LineState, LineError> {
         Ok(self.with_line(event, |line| {
             line.drop_expired(now_ms);
             let mut state = line.state.clone();
             state.active = line.active.len() as u64;
             state.pending = line.pending.len() as u64;
+            state.seen_recently = line.seen_by_time.range((alive_after_ms, 0)..).count() as u64;
+            state.left_waiting = line.left.len() as u64;
+            state.left_before_opening = line.left_seq.len() as u64;
             state.throttle = if line.throttle_until_ms > now_ms {
                 line.state.throttle
             } else {
@@ -158,11 +196,15 @@ impl LineStore for MemoryLineStore {
                 line.skipped.insert(index);
                 skipped += 1;
             }
+            line.forget_seen_before(tick.alive_after_ms);
             let mut serving = line.state.serving;
             while admitted < tick.admit && serving < line.state.last_seq && walked < tick.max_walk {
                 let index = serving + 1;
-                let seen = line.alive.remove(&index);
-                if index <= tick.protect_through || seen.is_some_and(|t| t >= tick.alive_after_ms) {
+                let seen = line.unsee(index);
+                if line.left.remove(&index) {
+                    // Counted when they left.
+                    line.skipped.insert(index);
+                } else if index <= tick.protect_through || seen.is_some() {
                     line.admitted.insert(index, tick.admitted_until_ms);
                     line.pending.insert((tick.fetch_by_ms, index), ());
                     line.pending_by.insert(index, tick.fetch_by_ms);
@@ -199,8 +241,7 @@ impl LineStore for MemoryLineStore {
         for &(event, index, at) in seen {
             let line = lines.entry(event).or_default();
             if index > line.state.serving {
-                let last = line.alive.entry(index).or_insert(at);
-                *last = (*last).max(at);
+                line.see(index, at);
             }
         }
         Ok(())
@@ -231,6 +272,43 @@ impl LineStore for MemoryLineStore {
             }
         });
         Ok(())
+    }
+
+    async fn leave(&self, event: Uuid, who: Leaving) -> Result<Left, LineError> {
+        Ok(self.with_line(event, |line| match who {
+            Leaving::Seq(_) if line.state.opening.is_some() => Left::Opened,
+            Leaving::Seq(seq) => {
+                if line.left_seq.insert(seq) {
+                    line.state.left_total += 1;
+                }
+                Left::Left
+            }
+            Leaving::Index(index) if index > line.state.serving => {
+                line.unsee(index);
+                if line.left.insert(index) {
+                    line.state.left_total += 1;
+                }
+                Left::Left
+            }
+            Leaving::Index(index) => {
+                if line.admitted.remove(&index).is_none() {
+                    return Left::Nothing;
+                }
+                if let Some(by) = line.pending_by.remove(&index) {
+                    line.pending.remove(&(by, index));
+                }
+                if let Some(until) = line.active_until.remove(&index) {
+                    line.active.remove(&(until, index));
+                }
+                line.skipped.insert(index);
+                line.state.left_total += 1;
+                Left::Left
+            }
+        }))
+    }
+
+    async fn take_left_before_opening(&self, event: Uuid) -> Result<Vec<u64>, LineError> {
+        Ok(self.with_line(event, |line| line.left_seq.drain().collect()))
     }
 
     async fn throttle(&self, event: Uuid, factor: f64, until_ms: i64) -> Result<(), LineError> {

@@ -54,6 +54,50 @@ pub struct LineState {
     /// Slow-down factor some node asked for (1.0: none).
     pub throttle: f64,
     pub opening: Option<Opening>,
+    /// Waiting fans seen since the liveness cut-off the state was read with.
+    pub seen_recently: u64,
+    /// Waiting fans who left the line (after opening), not yet walked past.
+    pub left_waiting: u64,
+    /// Fans who left the pre-queue before the line opened.
+    pub left_before_opening: u64,
+    /// Fans who left the line in all.
+    pub left_total: u64,
+}
+
+impl LineState {
+    /// The fans really waiting: before opening everyone in the pre-queue who did not leave;
+    /// just after opening (while the pre-queue's first sightings come in) everyone behind the
+    /// serving counter who did not leave; after that only fans seen polling within the
+    /// liveness grace (a fan who stopped polling is a no-show the pacer will skip).
+    pub fn waiting(&self, now_ms: i64, grace_ms: i64) -> u64 {
+        let behind = self.last_seq.saturating_sub(self.serving);
+        match &self.opening {
+            None => self.last_seq.saturating_sub(self.left_before_opening),
+            Some(o) if now_ms < o.opened_at_ms + grace_ms => {
+                behind.saturating_sub(self.left_waiting)
+            }
+            Some(_) => self.seen_recently.min(behind),
+        }
+    }
+}
+
+/// Who leaves the line: before opening a fan is known by join number only (the draw places
+/// them at opening), after opening by admission index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leaving {
+    Seq(u64),
+    Index(u64),
+}
+
+/// What a leave did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Left {
+    /// The fan is out of the line (or gave their admission back).
+    Left,
+    /// Nothing to leave: their turn came and went.
+    Nothing,
+    /// The line opened meanwhile: ask again by index.
+    Opened,
 }
 
 /// Result of a join.
@@ -129,8 +173,14 @@ pub trait LineStore: Send + Sync + 'static {
     /// fan joining after opening counts as seen at `now_ms` (so no pacer skips them before
     /// their first poll's sighting is flushed).
     async fn join(&self, event: Uuid, now_ms: i64) -> Result<Joined, LineError>;
-    /// Reads the line (dropping admissions that ran out by `now_ms`).
-    async fn state(&self, event: Uuid, now_ms: i64) -> Result<LineState, LineError>;
+    /// Reads the line (dropping admissions that ran out by `now_ms`), counting the waiting
+    /// fans seen at or after `alive_after_ms`.
+    async fn state(
+        &self,
+        event: Uuid,
+        now_ms: i64,
+        alive_after_ms: i64,
+    ) -> Result<LineState, LineError>;
     /// Opens the line once: the pre-queue is everyone who joined so far. Returns the opening
     /// that stands (an earlier node's, if it opened first).
     async fn open(&self, event: Uuid, seed: &str, now_ms: i64) -> Result<Opening, LineError>;
@@ -143,6 +193,12 @@ pub trait LineStore: Send + Sync + 'static {
     async fn turn(&self, event: Uuid, index: u64) -> Result<Turn, LineError>;
     /// An admitted shopper finished (ordered or released): they no longer count as active.
     async fn finished(&self, event: Uuid, index: u64) -> Result<(), LineError>;
+    /// A fan leaves the line: a waiting fan is skipped when their turn comes (and no longer
+    /// counts as waiting); an admitted one gives their admission back.
+    async fn leave(&self, event: Uuid, who: Leaving) -> Result<Left, LineError>;
+    /// Takes the join numbers of the fans who left before the line opened (once: the room
+    /// turns them into indexes by the draw).
+    async fn take_left_before_opening(&self, event: Uuid) -> Result<Vec<u64>, LineError>;
     /// Asks every node's pacer to slow to `factor` until `until_ms`.
     async fn throttle(&self, event: Uuid, factor: f64, until_ms: i64) -> Result<(), LineError>;
     /// Raises the line's counters to at least these marks (after a reservation or a wipe).

@@ -8,11 +8,12 @@
 //! Cluster slot and its Lua scripts stay legal there.
 //!
 //! Keys of one event: `line` (hash: seq, ceiling, serving, tick, credit, admitted, skipped,
-//! rate, throttle, throttle_until, pq, seed, opened), `alive` (hash index → last seen ms),
-//! `pending` (zset index → deadline to fetch the admission, ms), `active` (zset index →
-//! admission end ms, once fetched), `adm` (hash index → admission end ms), `skip`
-//! (set of skipped indexes), `owner` (the ownership lease: holder, with a TTL), `published`
-//! (what the owner publishes for every node: counts and rules, with a TTL).
+//! rate, throttle, throttle_until, pq, seed, opened, left), `seen` (zset waiting index → last
+//! seen ms), `left` (set of waiting indexes whose fans left), `left_seq` (set of join numbers
+//! whose fans left before opening), `pending` (zset index → deadline to fetch the admission,
+//! ms), `active` (zset index → admission end ms, once fetched), `adm` (hash index → admission
+//! end ms), `skip` (set of skipped indexes), `owner` (the ownership lease: holder, with a
+//! TTL), `published` (what the owner publishes for every node: counts and rules, with a TTL).
 
 use parking_lot::RwLock;
 use std::time::Duration;
@@ -27,7 +28,8 @@ use redis::Script;
 use uuid::Uuid;
 
 use super::{
-    Advance, Advanced, Joined, Lease, LineError, LineState, LineStore, Marks, Opening, Turn,
+    Advance, Advanced, Joined, Lease, Leaving, Left, LineError, LineState, LineStore, Marks,
+    Opening, Turn,
 };
 
 /// How long one Redis command may take before the line counts as unavailable.
@@ -147,7 +149,7 @@ local seq, ceiling = tonumber(line[1] or '0'), tonumber(line[2] or '0')
 if seq >= ceiling then return {-1, 0} end
 seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 if line[3] then
-  redis.call('HSET', KEYS[2], seq, ARGV[1])
+  redis.call('ZADD', KEYS[2], ARGV[1], seq)
   return {seq, 1}
 end
 return {seq, 0}
@@ -170,17 +172,17 @@ return redis.call('HMGET', KEYS[1], 'pq', 'seed', 'opened')
 
 /// One pacer tick, applied only if `tick` still holds the value the node read (so ticks from
 /// several nodes never admit twice): takes back admissions nobody fetched in time (their fans
-/// are skipped as no-shows), then walks the serving counter forward, admitting fans seen
-/// recently (or protected) and skipping no-shows. A new admission is pending until its fan
-/// fetches it (`TURN`), and only then counts as an active shopper.
+/// are skipped as no-shows), forgets sightings older than the liveness cut-off, then walks the
+/// serving counter forward, admitting fans seen recently (or protected) and skipping fans who
+/// left (counted when they left) and no-shows. A new admission is pending until its fan fetches it (`TURN`), and only
+/// then counts as an active shopper.
 static ADVANCE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local line, alive, active, adm, skip, pending = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local line, seen, active, adm, skip, pending, left = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local expected = tonumber(ARGV[1])
 local now = tonumber(ARGV[2])
 local budget = tonumber(ARGV[3])
-local alive_after = tonumber(ARGV[5])
 local protect = tonumber(ARGV[6])
 local until_ms = ARGV[7]
 local smoothing = tonumber(ARGV[8])
@@ -196,11 +198,13 @@ for _, index in ipairs(redis.call('ZRANGEBYSCORE', pending, '-inf', now)) do
   redis.call('SADD', skip, index)
   skipped = skipped + 1
 end
+redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. ARGV[5])
 local last = tonumber(redis.call('HGET', line, 'seq') or '0')
 while admitted < budget and serving < last and walked < max_walk do
   local index = serving + 1
-  local seen = redis.call('HGET', alive, index)
-  if index <= protect or (seen and tonumber(seen) >= alive_after) then
+  if redis.call('SREM', left, index) == 1 then
+    redis.call('SADD', skip, index)
+  elseif index <= protect or redis.call('ZSCORE', seen, index) then
     redis.call('HSET', adm, index, until_ms)
     redis.call('ZADD', pending, fetch_by, index)
     admitted = admitted + 1
@@ -208,7 +212,7 @@ while admitted < budget and serving < last and walked < max_walk do
     redis.call('SADD', skip, index)
     skipped = skipped + 1
   end
-  if seen then redis.call('HDEL', alive, index) end
+  redis.call('ZREM', seen, index)
   serving = index
   walked = walked + 1
 end
@@ -221,6 +225,48 @@ redis.call('HSET', line, 'serving', serving, 'tick', ARGV[2], 'credit', ARGV[4],
 redis.call('HINCRBY', line, 'admitted', admitted)
 redis.call('HINCRBY', line, 'skipped', skipped)
 return {1, admitted, skipped, serving}
+",
+    )
+});
+
+/// A fan leaves. By join number before opening (`2` once the line opened: ask by index); by
+/// index after: a waiting fan is marked to be skipped and stops counting as seen, an admitted
+/// one gives back the admission (pending or active) and counts as skipped.
+static LEAVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local line, seen, left, left_seq, pending, active, adm, skip = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local opened = redis.call('HEXISTS', line, 'pq') == 1
+if ARGV[1] == 'seq' then
+  if opened then return 2 end
+  if redis.call('SADD', left_seq, ARGV[2]) == 1 then redis.call('HINCRBY', line, 'left', 1) end
+  return 1
+end
+local serving = tonumber(redis.call('HGET', line, 'serving') or '0')
+if tonumber(ARGV[2]) > serving then
+  redis.call('ZREM', seen, ARGV[2])
+  if redis.call('SADD', left, ARGV[2]) == 1 then redis.call('HINCRBY', line, 'left', 1) end
+  return 1
+end
+if redis.call('HDEL', adm, ARGV[2]) == 1 then
+  redis.call('ZREM', pending, ARGV[2])
+  redis.call('ZREM', active, ARGV[2])
+  redis.call('SADD', skip, ARGV[2])
+  redis.call('HINCRBY', line, 'left', 1)
+  return 1
+end
+return 0
+",
+    )
+});
+
+/// Takes the join numbers of the fans who left before opening.
+static TAKE_LEFT_SEQ: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local seqs = redis.call('SMEMBERS', KEYS[1])
+redis.call('DEL', KEYS[1])
+return seqs
 ",
     )
 });
@@ -322,7 +368,7 @@ impl LineStore for RedisLineStore {
         let (seq, opened): (i64, i64) = self
             .invoke(
                 JOIN.key(self.key(event, "line"))
-                    .key(self.key(event, "alive"))
+                    .key(self.key(event, "seen"))
                     .arg(now_ms),
             )
             .await?;
@@ -336,7 +382,12 @@ impl LineStore for RedisLineStore {
         })
     }
 
-    async fn state(&self, event: Uuid, now_ms: i64) -> Result<LineState, LineError> {
+    async fn state(
+        &self,
+        event: Uuid,
+        now_ms: i64,
+        alive_after_ms: i64,
+    ) -> Result<LineState, LineError> {
         let active = self.key(event, "active");
         let mut pipe = redis::pipe();
         pipe.cmd("ZREMRANGEBYSCORE")
@@ -348,9 +399,18 @@ impl LineStore for RedisLineStore {
             .arg(&active)
             .cmd("ZCARD")
             .arg(self.key(event, "pending"))
+            .cmd("ZCOUNT")
+            .arg(self.key(event, "seen"))
+            .arg(alive_after_ms)
+            .arg("+inf")
+            .cmd("SCARD")
+            .arg(self.key(event, "left"))
+            .cmd("SCARD")
+            .arg(self.key(event, "left_seq"))
             .cmd("HGETALL")
             .arg(self.key(event, "line"));
-        let (active, pending, fields): (u64, u64, HashMap<String, String>) =
+        type Read = (u64, u64, u64, u64, u64, HashMap<String, String>);
+        let (active, pending, seen_recently, left_waiting, left_before_opening, fields): Read =
             self.pipeline(&pipe).await?;
         let throttled = field::<i64>(&fields, "throttle_until") > now_ms;
         Ok(LineState {
@@ -374,6 +434,10 @@ impl LineStore for RedisLineStore {
                 seed: field(&fields, "seed"),
                 opened_at_ms: field(&fields, "opened"),
             }),
+            seen_recently,
+            left_waiting,
+            left_before_opening,
+            left_total: field(&fields, "left"),
         })
     }
 
@@ -393,11 +457,12 @@ impl LineStore for RedisLineStore {
             .invoke(
                 ADVANCE
                     .key(self.key(event, "line"))
-                    .key(self.key(event, "alive"))
+                    .key(self.key(event, "seen"))
                     .key(self.key(event, "active"))
                     .key(self.key(event, "adm"))
                     .key(self.key(event, "skip"))
                     .key(self.key(event, "pending"))
+                    .key(self.key(event, "left"))
                     .arg(tick.expected_tick_ms)
                     .arg(tick.now_ms)
                     .arg(tick.admit)
@@ -424,10 +489,10 @@ impl LineStore for RedisLineStore {
         }
         let mut pipe = redis::pipe();
         for &(event, index, at) in seen {
-            pipe.cmd("HSET")
-                .arg(self.key(event, "alive"))
-                .arg(index)
+            pipe.cmd("ZADD")
+                .arg(self.key(event, "seen"))
                 .arg(at)
+                .arg(index)
                 .ignore();
         }
         self.pipeline::<()>(&pipe).await
@@ -452,6 +517,38 @@ impl LineStore for RedisLineStore {
 
     async fn finished(&self, event: Uuid, index: u64) -> Result<(), LineError> {
         self.query(redis::cmd("ZREM").arg(self.key(event, "active")).arg(index))
+            .await
+    }
+
+    async fn leave(&self, event: Uuid, who: Leaving) -> Result<Left, LineError> {
+        let (mode, number) = match who {
+            Leaving::Seq(seq) => ("seq", seq),
+            Leaving::Index(index) => ("index", index),
+        };
+        let done: i64 = self
+            .invoke(
+                LEAVE
+                    .key(self.key(event, "line"))
+                    .key(self.key(event, "seen"))
+                    .key(self.key(event, "left"))
+                    .key(self.key(event, "left_seq"))
+                    .key(self.key(event, "pending"))
+                    .key(self.key(event, "active"))
+                    .key(self.key(event, "adm"))
+                    .key(self.key(event, "skip"))
+                    .arg(mode)
+                    .arg(number),
+            )
+            .await?;
+        Ok(match done {
+            1 => Left::Left,
+            2 => Left::Opened,
+            _ => Left::Nothing,
+        })
+    }
+
+    async fn take_left_before_opening(&self, event: Uuid) -> Result<Vec<u64>, LineError> {
+        self.invoke(&TAKE_LEFT_SEQ.key(self.key(event, "left_seq")))
             .await
     }
 

@@ -45,6 +45,16 @@ async fn known(sale: &Sale, event: Uuid) -> Result<(), SaleError> {
     }
 }
 
+fn check_limit(limit: u32) -> Result<(), SaleError> {
+    if (1..=MAX_PAGE).contains(&limit) {
+        Ok(())
+    } else {
+        Err(SaleError::BadRequest(format!(
+            "limit must be 1 to {MAX_PAGE}"
+        )))
+    }
+}
+
 /// A page of an event's orders.
 pub async fn orders(
     sale: &Sale,
@@ -52,11 +62,7 @@ pub async fn orders(
     page: PageRequest<'_>,
 ) -> Result<OrdersPage, SaleError> {
     known(sale, event).await?;
-    if !(1..=MAX_PAGE).contains(&page.limit) {
-        return Err(SaleError::BadRequest(format!(
-            "limit must be 1 to {MAX_PAGE}"
-        )));
-    }
+    check_limit(page.limit)?;
     let orders = sale
         .store
         .list_orders(event, page.after, page.limit, page.search)
@@ -67,9 +73,20 @@ pub async fn orders(
     Ok(OrdersPage { orders, next })
 }
 
-/// Every order of an event as CSV, one row per item.
-pub async fn csv(sale: &Sale, event: Uuid) -> Result<Vec<u8>, SaleError> {
+/// An event's orders as CSV, one row per item: every order matching `search` after the
+/// cursor, or at most `limit` of them when a limit is given.
+pub async fn csv(
+    sale: &Sale,
+    event: Uuid,
+    after: Option<Uuid>,
+    limit: Option<u32>,
+    search: Option<&str>,
+) -> Result<Vec<u8>, SaleError> {
     known(sale, event).await?;
+    if let Some(limit) = limit {
+        check_limit(limit)?;
+    }
+    let mut left = limit.map_or(usize::MAX, |l| l as usize);
     let mut out = csv::Writer::from_writer(Vec::new());
     let csv_err = |e: csv::Error| SaleError::Internal(format!("csv: {e}"));
     out.write_record([
@@ -84,9 +101,11 @@ pub async fn csv(sale: &Sale, event: Uuid) -> Result<Vec<u8>, SaleError> {
         "order_total_cents",
     ])
     .map_err(csv_err)?;
-    let mut after = None;
-    loop {
-        let page = sale.store.list_orders(event, after, MAX_PAGE, None).await?;
+    let mut after = after;
+    while left > 0 {
+        let want = left.min(MAX_PAGE as usize) as u32;
+        let page = sale.store.list_orders(event, after, want, search).await?;
+        left -= page.len();
         for order in &page {
             for item in &order.items {
                 out.write_record([
@@ -103,7 +122,7 @@ pub async fn csv(sale: &Sale, event: Uuid) -> Result<Vec<u8>, SaleError> {
                 .map_err(csv_err)?;
             }
         }
-        if page.len() < MAX_PAGE as usize {
+        if page.len() < want as usize {
             break;
         }
         after = page.last().map(|o| o.order_id);

@@ -121,6 +121,11 @@ impl Facts {
     }
 }
 
+/// Whether this node knows the event exists (without asking anyone).
+pub fn is_known(sale: &Sale, event: Uuid) -> bool {
+    sale.facts.known.lock().contains(&event)
+}
+
 /// Whether an event exists (`404` otherwise): known events are answered from memory, so the
 /// check keeps working while the database is away.
 pub async fn exists(sale: &Sale, event: Uuid) -> Result<(), SaleError> {

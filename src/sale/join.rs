@@ -80,7 +80,7 @@ async fn spend_pow(
     solution: Option<&PowSolution>,
 ) -> Result<String, SaleError> {
     let refused = |e: PowError| {
-        sale.refusals.pow_refused(event);
+        sale.refused(event, super::refusals::Refused::Pow);
         match e {
             PowError::Missing => SaleError::BadRequest(e.to_string()),
             _ => SaleError::Invalid(format!("proof of work refused ({}): {e}", e.reason())),

@@ -17,6 +17,7 @@ pub mod export;
 pub mod facts;
 pub mod hold;
 pub mod join;
+pub mod leave;
 pub mod list_events;
 pub mod order;
 pub mod owner;
@@ -217,9 +218,10 @@ impl Sale {
         self.registry.stop_all();
     }
 
-    /// The refusals counted per event, for the stats.
-    pub fn refusals(&self) -> &Refusals {
-        &self.refusals
+    /// Counts a refused request of an event (per event only if the event exists).
+    pub fn refused(&self, event: Uuid, why: refusals::Refused) {
+        self.refusals
+            .count(event, why, facts::is_known(self, event));
     }
 
     /// The node's signer (the console signs its session cookies with it).

@@ -65,9 +65,9 @@ pub async fn order(
     };
     match reply {
         Ok((order, created)) => {
-            if created {
-                finished_shopping(sale, event, admission.seq);
-            }
+            // Also on a replay: the first answer may never have reached the fan (harmless
+            // twice).
+            finished_shopping(sale, event, admission.seq);
             Ok((order, created))
         }
         Err(OrderFailure::Shop(e)) => Err(e.into()),

@@ -8,9 +8,6 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use uuid::Uuid;
 
-/// Most events whose refusals are counted (the map's bound).
-const MAX_COUNTED_EVENTS: usize = 10_000;
-
 /// Refusals counted per event.
 #[derive(Default)]
 pub struct Refusals {
@@ -25,33 +22,41 @@ pub struct Counts {
     pub pow: u64,
 }
 
+/// Why a request of an event was refused.
+#[derive(Clone, Copy, Debug)]
+pub enum Refused {
+    /// Over a rate limit (the web layer counts the metric with every rate-limit refusal).
+    RateLimited,
+    /// A shop call without a valid admission.
+    NotAdmitted,
+    /// A join with a missing or bad proof of work.
+    Pow,
+}
+
 impl Refusals {
-    fn bump(&self, event: Uuid, f: impl FnOnce(&mut Counts)) {
-        let mut counts = self.counts.lock();
-        // Refusals name events from the path, real or not: past the bound, only events
-        // already counted are, so made-up ids cannot grow the map.
-        if counts.len() >= MAX_COUNTED_EVENTS && !counts.contains_key(&event) {
+    /// Counts a refusal: in `/metrics` always, per event only for events that exist (`known`),
+    /// so made-up ids in paths grow nothing.
+    pub(crate) fn count(&self, event: Uuid, why: Refused, known: bool) {
+        match why {
+            Refused::RateLimited => {}
+            Refused::NotAdmitted => {
+                metrics::counter!("requests_rejected_total", "reason" => "not_admitted")
+                    .increment(1);
+            }
+            Refused::Pow => {
+                metrics::counter!("requests_rejected_total", "reason" => "pow").increment(1);
+            }
+        }
+        if !known {
             return;
         }
-        f(counts.entry(event).or_default());
-    }
-
-    /// Counts a shop call refused for want of a valid admission.
-    pub fn not_admitted(&self, event: Uuid) {
-        metrics::counter!("requests_rejected_total", "reason" => "not_admitted").increment(1);
-        self.bump(event, |r| r.not_admitted += 1);
-    }
-
-    /// Counts a request refused by a rate limit, for this event (the web layer counts the
-    /// metric with every rate-limit refusal, event or not).
-    pub fn rate_limited(&self, event: Uuid) {
-        self.bump(event, |r| r.rate_limited += 1);
-    }
-
-    /// Counts a join refused for a missing or bad proof of work.
-    pub fn pow_refused(&self, event: Uuid) {
-        metrics::counter!("requests_rejected_total", "reason" => "pow").increment(1);
-        self.bump(event, |r| r.pow += 1);
+        let mut counts = self.counts.lock();
+        let counts = counts.entry(event).or_default();
+        match why {
+            Refused::RateLimited => counts.rate_limited += 1,
+            Refused::NotAdmitted => counts.not_admitted += 1,
+            Refused::Pow => counts.pow += 1,
+        }
     }
 
     /// The counts of one event.

@@ -18,6 +18,8 @@ pub struct Stats {
     pub admissions_unfetched: u64,
     pub admission_rate_per_minute: f64,
     pub skipped_no_shows: u64,
+    /// Fans who left the line themselves (`DELETE …/queue`).
+    pub left_line: u64,
     pub serving: u64,
     pub last_seq: u64,
     pub sold: u64,
@@ -62,6 +64,7 @@ pub async fn dashboard(sale: &Sale, event: Uuid) -> Result<Dashboard, SaleError>
             admissions_unfetched: line.admissions_unfetched,
             admission_rate_per_minute: line.admission_rate_per_minute,
             skipped_no_shows: line.skipped_total,
+            left_line: line.left_total,
             serving: line.serving,
             last_seq: line.last_seq,
             sold: counts.totals.sold,

@@ -122,6 +122,12 @@ pub struct StoredOrder {
     pub request_hash: String,
 }
 
+/// Connections kept for the committer out of `max_connections` (a quarter, at least two):
+/// however many reads pile up, an order commit never waits behind them for a connection.
+pub fn commit_connections(max_connections: u32) -> u32 {
+    (max_connections / 4).max(2)
+}
+
 /// Which database backend a URL names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DatabaseKind {
@@ -172,6 +178,13 @@ pub trait OrderStore: Send + Sync + 'static {
     async fn sold_counts(&self, event_id: Uuid) -> Result<SoldCounts, StoreError>;
     /// The confirmed orders of an event (actor rebuild).
     async fn load_sales(&self, event_id: Uuid) -> Result<EventSales, StoreError>;
+    /// The orders of an event stored under these idempotency keys, with their request
+    /// hashes (any status): how a commit whose answer was lost finds what it wrote.
+    async fn orders_by_keys(
+        &self,
+        event_id: Uuid,
+        keys: &[String],
+    ) -> Result<Vec<StoredOrder>, StoreError>;
     /// One order with its items.
     async fn get_order(&self, order_id: Uuid) -> Result<Option<Order>, StoreError>;
     /// Orders of an event with id greater than `after`, oldest first, at most `limit`; with

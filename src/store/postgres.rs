@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{
     orders_from_rows, parse_spec, sales_from_rows, spec_json, CommitOutcome, EventRecord,
-    EventSales, Fence, OrderStore, SoldCounts, StoreError, ITEM_SOLD_ONCE,
+    EventSales, Fence, OrderStore, SoldCounts, StoreError, StoredOrder, ITEM_SOLD_ONCE,
 };
 use crate::domain::line::{Marks, Opening};
 use crate::domain::order::{NewOrder, Order};
@@ -27,7 +27,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 
 /// Events and orders in Postgres.
 pub struct PostgresStore {
+    /// Everything but order commits.
     pool: PgPool,
+    /// Order commits (and the look-up after a failed one) only.
+    commits: PgPool,
 }
 
 impl PostgresStore {
@@ -36,16 +39,21 @@ impl PostgresStore {
         let options: PgConnectOptions = url
             .parse()
             .map_err(|e: sqlx::Error| StoreError::Other(format!("DATABASE_URL: {e}")))?;
+        let reserved = super::commit_connections(max_connections);
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(2))
+            .max_connections(max_connections.saturating_sub(reserved).max(2))
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         MIGRATOR
             .run(&pool)
             .await
             .map_err(|e| StoreError::Other(format!("migrations: {e}")))?;
-        Ok(PostgresStore { pool })
+        let commits = PgPoolOptions::new()
+            .max_connections(reserved)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options);
+        Ok(PostgresStore { pool, commits })
     }
 
     /// The connection pool (benchmarks use it to run the naive design side by side).
@@ -233,7 +241,7 @@ impl OrderStore for PostgresStore {
         orders: &[NewOrder],
         fence: Option<Fence>,
     ) -> Result<Vec<CommitOutcome>, StoreError> {
-        match insert_orders(&self.pool, orders, fence).await {
+        match insert_orders(&self.commits, orders, fence).await {
             Ok(inserted) => return Ok(outcomes(orders, &inserted)),
             Err(StoreError::Conflict(name)) if name == ITEM_SOLD_ONCE => {}
             Err(e) => return Err(e),
@@ -241,7 +249,7 @@ impl OrderStore for PostgresStore {
         // Some item is already sold by another writer: find which orders, one at a time.
         let mut result = Vec::with_capacity(orders.len());
         for order in orders {
-            match insert_orders(&self.pool, std::slice::from_ref(order), fence).await {
+            match insert_orders(&self.commits, std::slice::from_ref(order), fence).await {
                 Ok(inserted) => result.extend(outcomes(std::slice::from_ref(order), &inserted)),
                 Err(StoreError::Conflict(name)) if name == ITEM_SOLD_ONCE => {
                     result.push(CommitOutcome::ItemTaken)
@@ -279,6 +287,23 @@ impl OrderStore for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         sales_from_rows(&rows)
+    }
+
+    async fn orders_by_keys(
+        &self,
+        event_id: Uuid,
+        keys: &[String],
+    ) -> Result<Vec<StoredOrder>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ORDER_COLUMNS}, o.idempotency_key, o.request_hash \
+             FROM orders o LEFT JOIN order_items i ON i.order_id = o.id \
+             WHERE o.event_id = $1 AND o.idempotency_key = ANY($2) ORDER BY o.id, i.item_id"
+        )))
+        .bind(event_id)
+        .bind(keys)
+        .fetch_all(&self.commits)
+        .await?;
+        Ok(sales_from_rows(&rows)?.orders)
     }
 
     async fn get_order(&self, order_id: Uuid) -> Result<Option<Order>, StoreError> {

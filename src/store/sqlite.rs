@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{
     orders_from_rows, parse_spec, sales_from_rows, spec_json, CommitOutcome, EventRecord,
-    EventSales, Fence, OrderStore, SoldCounts, StoreError, ITEM_SOLD_ONCE,
+    EventSales, Fence, OrderStore, SoldCounts, StoreError, StoredOrder, ITEM_SOLD_ONCE,
 };
 use crate::domain::line::{Marks, Opening};
 use crate::domain::order::{NewOrder, Order};
@@ -33,7 +33,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 /// Events and orders in a SQLite file.
 pub struct SqliteStore {
+    /// Everything but order commits.
     pool: SqlitePool,
+    /// Order commits (and the look-up after a failed one) only.
+    commits: SqlitePool,
 }
 
 impl SqliteStore {
@@ -52,16 +55,21 @@ impl SqliteStore {
                     .map_err(|e| StoreError::Other(format!("creating {}: {e}", dir.display())))?;
             }
         }
+        let reserved = super::commit_connections(max_connections).min(4);
         let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections.clamp(1, 8))
+            .max_connections(max_connections.saturating_sub(reserved).clamp(1, 8))
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         MIGRATOR
             .run(&pool)
             .await
             .map_err(|e| StoreError::Other(format!("migrations: {e}")))?;
-        Ok(SqliteStore { pool })
+        let commits = SqlitePoolOptions::new()
+            .max_connections(reserved)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options);
+        Ok(SqliteStore { pool, commits })
     }
 }
 
@@ -178,7 +186,7 @@ impl OrderStore for SqliteStore {
         orders: &[NewOrder],
         fence: Option<Fence>,
     ) -> Result<Vec<CommitOutcome>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.commits.begin().await?;
         if let Some(fence) = fence {
             // SQLite has one writer at a time: the epoch read here stands until the commit.
             let epoch: Option<i64> =
@@ -238,6 +246,28 @@ impl OrderStore for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         sales_from_rows(&rows)
+    }
+
+    async fn orders_by_keys(
+        &self,
+        event_id: Uuid,
+        keys: &[String],
+    ) -> Result<Vec<StoredOrder>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; keys.len()].join(", ");
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS}, o.idempotency_key, o.request_hash \
+             FROM orders o LEFT JOIN order_items i ON i.order_id = o.id \
+             WHERE o.event_id = ? AND o.idempotency_key IN ({marks}) ORDER BY o.id, i.item_id"
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(event_id.to_string());
+        for key in keys {
+            query = query.bind(key.as_str());
+        }
+        let rows = query.fetch_all(&self.commits).await?;
+        Ok(sales_from_rows(&rows)?.orders)
     }
 
     async fn get_order(&self, order_id: Uuid) -> Result<Option<Order>, StoreError> {

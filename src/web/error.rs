@@ -42,6 +42,12 @@ pub enum ApiError {
     /// Over a rate limit; retry after the seconds given.
     #[error("too many requests; retry in {0} s")]
     RateLimited(u64),
+    /// A body of another type than the route takes.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// A method the route does not take; the methods it takes.
+    #[error("this route does not take {0}; it takes {1}")]
+    MethodNotAllowed(String, &'static str),
 }
 
 #[derive(Serialize)]
@@ -102,6 +108,8 @@ impl ApiError {
             ApiError::TooLarge(_) => "too_large",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::Timeout => "timeout",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::MethodNotAllowed(..) => "method_not_allowed",
         }
     }
 
@@ -144,6 +152,8 @@ impl ResponseError for ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::MethodNotAllowed(..) => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
 
@@ -161,6 +171,9 @@ impl ResponseError for ApiError {
         }
         if matches!(self, ApiError::Unauthorized) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let ApiError::MethodNotAllowed(_, allow) = self {
+            response.insert_header((header::ALLOW, *allow));
         }
         response.json(ErrorBody {
             error: self.code(),
@@ -212,7 +225,13 @@ fn refusal_page(err: &ApiError, back_href: &str, back_label: &str) -> HttpRespon
         back_href: back_href.into(),
         back_label: back_label.into(),
     };
-    error_page(err.status_code(), &page, err.retry_after())
+    let mut response = error_page(err.status_code(), &page, err.retry_after());
+    if let ApiError::MethodNotAllowed(_, allow) = err {
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+    }
+    response
 }
 
 /// Where a refusal page links back to.

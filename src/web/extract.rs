@@ -7,6 +7,7 @@
 //! - [`Ticket`]: the same with the fan's queue ticket (the status route).
 //! - [`Joiner`]: the join's per-address limit, and the caller's own ticket when they hold one
 //!   (then the per-session limit).
+//! - [`Reader`]: the per-address limit on reads anyone may make.
 //!
 //! Extractors run in argument order and the first refusal ends the request, so a handler that
 //! lists one of these before its body extractor refuses an over-limit caller before a byte of
@@ -29,6 +30,7 @@ use super::State;
 use crate::edge::{Client, Route};
 use crate::room::line::Status;
 use crate::room::token::Claims;
+use crate::sale::refusals::Refused;
 
 /// Name of the cookie carrying a fan's queue ticket for one event.
 pub fn ticket_cookie(event: Uuid) -> String {
@@ -40,23 +42,47 @@ pub fn admission_cookie(event: Uuid) -> String {
     format!("fg_admission_{}", event.simple())
 }
 
-fn cookie(name: String, value: String) -> Cookie<'static> {
+fn cookie(name: String, value: String, secure: bool) -> Cookie<'static> {
     Cookie::build(name, value)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
+        .secure(secure)
         .finish()
 }
 
 /// Sets the fan's cookies: the ticket on joins only (a poll already carries it), the
-/// admission once the fan is admitted.
-pub fn set_cookies(response: &mut HttpResponseBuilder, event: Uuid, status: &Status, joined: bool) {
+/// admission once the fan is admitted. `Secure` when the product is served over HTTPS.
+pub fn set_cookies(
+    response: &mut HttpResponseBuilder,
+    req: &HttpRequest,
+    event: Uuid,
+    status: &Status,
+    joined: bool,
+) {
+    let secure = secure(req);
     if joined {
-        response.cookie(cookie(ticket_cookie(event), status.ticket.clone()));
+        response.cookie(cookie(ticket_cookie(event), status.ticket.clone(), secure));
     }
     if let Some(admission) = &status.admission {
-        response.cookie(cookie(admission_cookie(event), admission.clone()));
+        response.cookie(cookie(admission_cookie(event), admission.clone(), secure));
     }
+}
+
+/// Removes the fan's cookies of an event (they left the line).
+pub fn clear_cookies(response: &mut HttpResponseBuilder, req: &HttpRequest, event: Uuid) {
+    for name in [ticket_cookie(event), admission_cookie(event)] {
+        let mut gone = cookie(name, String::new(), secure(req));
+        gone.make_removal();
+        response.cookie(gone);
+    }
+}
+
+/// Whether the browser reached the product over HTTPS: `PUBLIC_URL` says so, or a trusted
+/// proxy's `X-Forwarded-Proto` does (a client's own header counts for nothing).
+pub fn secure(req: &HttpRequest) -> bool {
+    req.app_data::<State>()
+        .is_some_and(|state| state.edge.is_https(req))
 }
 
 /// The bearer token of the `Authorization` header, if any.
@@ -103,12 +129,67 @@ impl FromRequest for Organizer {
     type Future = Ready<Result<Self, Refusal>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(match state(req) {
-            Ok(state) if is_organizer(req, &state) => Ok(Organizer),
-            Ok(_) => Err(Refusal::to(req, ApiError::Unauthorized)),
-            Err(e) => Err(e),
-        })
+        ready(organizer(req))
     }
+}
+
+/// The organizer check: an address locked out for wrong tokens is refused first (right token
+/// or not, so guessing learns nothing); a wrong token counts against the login limit.
+fn organizer(req: &HttpRequest) -> Result<Organizer, Refusal> {
+    let state = state(req)?;
+    let client = state.edge.client(req);
+    if let Some(wait) = state.edge.locked_out(client) {
+        return Err(Refusal::to(req, rate_limited(wait)));
+    }
+    if is_organizer(req, &state) {
+        return Ok(Organizer);
+    }
+    match state.edge.failed_login(client) {
+        Ok(()) => Err(Refusal::to(req, ApiError::Unauthorized)),
+        Err(wait) => Err(Refusal::to(req, rate_limited(wait))),
+    }
+}
+
+/// A reader within the per-address limit on reads (event pages and lists, challenges, the
+/// draw, orders): each costs the server more than a status poll.
+pub struct Reader;
+
+impl FromRequest for Reader {
+    type Error = Refusal;
+    type Future = Ready<Result<Self, Refusal>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready((|| {
+            let state = state(req)?;
+            let client = state.edge.client(req);
+            state
+                .edge
+                .check_ip(Route::Read, client)
+                .map_err(|wait| Refusal::to(req, rate_limited(wait)))?;
+            Ok(Reader)
+        })())
+    }
+}
+
+/// For reads open to the organizer and to some fans: whether the caller is the organizer
+/// (`429` while the address is locked out for wrong tokens).
+pub fn organizer_reading(req: &HttpRequest, state: &State) -> Result<bool, ApiError> {
+    if let Some(wait) = state.edge.locked_out(state.edge.client(req)) {
+        return Err(rate_limited(wait));
+    }
+    Ok(is_organizer(req, state))
+}
+
+/// A read refused to a caller who presented a bearer token: counted as a wrong organizer
+/// token (`429` once over the login limit).
+pub fn refused_bearer(req: &HttpRequest, state: &State) -> Result<(), ApiError> {
+    if bearer(req).is_none() {
+        return Ok(());
+    }
+    state
+        .edge
+        .failed_login(state.edge.client(req))
+        .map_err(rate_limited)
 }
 
 /// The refusal of a request over a limit, told when to come back (whole seconds, at least 1),
@@ -162,7 +243,7 @@ fn limit_ip(
 ) -> Result<Client, Refusal> {
     let client = state.edge.client(req);
     state.edge.check_ip(route, client).map_err(|wait| {
-        state.sale.refusals().rate_limited(event);
+        state.sale.refused(event, Refused::RateLimited);
         Refusal::to(req, rate_limited(wait))
     })?;
     Ok(client)
@@ -181,7 +262,7 @@ fn limit_session(
         .edge
         .check_session(route, client, session)
         .map_err(|wait| {
-            state.sale.refusals().rate_limited(event);
+            state.sale.refused(event, Refused::RateLimited);
             Refusal::to(req, rate_limited(wait))
         })
 }
@@ -223,7 +304,7 @@ impl Credential for AdmissionToken {
 
     fn verify(state: &State, event: Uuid, token: Option<&str>) -> Result<Claims, ApiError> {
         state.sale.admission(event, token).map_err(|e| {
-            state.sale.refusals().not_admitted(event);
+            state.sale.refused(event, Refused::NotAdmitted);
             e.into()
         })
     }

@@ -58,7 +58,9 @@ struct Hop {
 }
 
 /// The client a peer node forwarded this request for, if it carries a valid signed header.
-fn forwarded_client(req: &ServiceRequest, state: &State) -> Option<std::net::IpAddr> {
+/// The guard reads it first, so the limits and the in-flight count see the client, not the
+/// forwarding node.
+pub fn forwarded_client(req: &ServiceRequest, state: &State) -> Option<std::net::IpAddr> {
     let value = req.headers().get(FORWARDED_HEADER)?.to_str().ok()?;
     let hop: Hop = state.sale.signer().open_payload(value).ok()?;
     let age = state.sale.now().timestamp_millis() - hop.fwd_at_ms;
@@ -91,10 +93,7 @@ async fn route<B: MessageBody>(
     let Some(state) = req.app_data::<State>().cloned() else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
-    let hopped = forwarded_client(&req, &state);
-    if let Some(client) = hopped {
-        req.extensions_mut().insert(ForwardedClient(client));
-    }
+    let hopped = req.extensions().get::<ForwardedClient>().copied();
     let Some(id) = req
         .match_info()
         .get("id")
@@ -183,6 +182,10 @@ fn hop_by_hop(name: &str) -> bool {
             | "upgrade"
             | "host"
             | "content-length"
+            // This node checked where the request came from (see `guard`); the owner sees a
+            // request from a node, not from a page.
+            | "origin"
+            | "sec-fetch-site"
     ) || name == FORWARDED_HEADER
 }
 

@@ -1,5 +1,7 @@
-//! The guard every request passes before routing: the node's ceiling on requests in flight,
-//! and a deadline for the request's body to arrive (slow clients).
+//! The guard every request passes before routing: the node's ceiling on requests in flight
+//! and each address's, a refusal of state-changing requests from other sites' pages, and a
+//! deadline for the request's body to arrive (slow clients). All of it before a byte of a body
+//! is read, so one address sending slow bodies holds at most its own share of the node.
 //!
 //! Operations endpoints (`/healthz`, `/readyz`, `/metrics`) stay reachable at the ceiling, so
 //! an overloaded node can be seen. Body limits are not here: each kind of route declares its
@@ -14,6 +16,7 @@ use actix_web::{HttpMessage, ResponseError};
 use super::error::{ApiError, Refusal};
 use super::State;
 use crate::edge::deadline::BodyDeadline;
+use crate::edge::ForwardedClient;
 use crate::telemetry::FixedLabel;
 
 /// Seconds a client should wait when the server is at its in-flight ceiling.
@@ -44,6 +47,10 @@ pub async fn guard(
     if is_operations(req.path()) {
         return Ok(next.call(req).await?.map_into_left_body());
     }
+    if let Some(client) = super::forward::forwarded_client(&req, &state) {
+        req.extensions_mut().insert(ForwardedClient(client));
+    }
+    let client = state.edge.client(req.request());
     let Some(_inflight) = state.edge.enter() else {
         metrics::counter!("requests_rejected_total", "reason" => "overloaded").increment(1);
         req.extensions_mut().insert(FixedLabel("edge"));
@@ -54,6 +61,19 @@ pub async fn guard(
         let response = Refusal::to(req.request(), err).error_response();
         return Ok(req.into_response(response).map_into_right_body());
     };
+    let Some(_client_inflight) = state.edge.enter_client(client) else {
+        metrics::counter!("requests_rejected_total", "reason" => "client_inflight").increment(1);
+        req.extensions_mut().insert(FixedLabel("edge"));
+        let response = Refusal::to(req.request(), ApiError::RateLimited(1)).error_response();
+        return Ok(req.into_response(response).map_into_right_body());
+    };
+    if !req.method().is_safe() && state.edge.is_cross_site(req.request()) {
+        metrics::counter!("requests_rejected_total", "reason" => "cross_site").increment(1);
+        req.extensions_mut().insert(FixedLabel("edge"));
+        let err = ApiError::Forbidden("requests from other sites' pages are refused".into());
+        let response = Refusal::to(req.request(), err).error_response();
+        return Ok(req.into_response(response).map_into_right_body());
+    }
     if has_body(&req) {
         let deadline = tokio::time::Instant::now() + state.edge.settings().request_timeout;
         let payload = req.take_payload();

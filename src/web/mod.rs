@@ -15,13 +15,14 @@ pub mod extract;
 pub mod forward;
 pub mod guard;
 pub mod health;
+pub mod json;
 pub mod pages;
 pub mod render;
 
 use std::sync::Arc;
 
-use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
-use actix_web::{web, HttpRequest};
+use actix_web::error::{PathError, PayloadError, QueryPayloadError};
+use actix_web::{web, HttpMessage, HttpRequest};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::config::Settings;
@@ -47,18 +48,20 @@ pub struct AppState {
 /// Shorthand for handlers.
 pub type State = web::Data<AppState>;
 
-/// The body limits of one kind of route: the JSON extractor's and the raw body's, with the
-/// contract's errors (400 malformed, 408 too slow, 413 too large).
+/// The largest body a kind of route takes, for the extractors that read bodies.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
+/// The body limits of one kind of route: the one the JSON-object and form extractors read,
+/// and the raw body's, with the contract's errors (400 malformed, 408 too slow, 413 too large).
 pub struct BodyLimits {
-    pub json: web::JsonConfig,
+    pub limit: BodyLimit,
     pub raw: web::PayloadConfig,
 }
 
 fn body_limits(limit: usize) -> BodyLimits {
     BodyLimits {
-        json: web::JsonConfig::default()
-            .limit(limit)
-            .error_handler(move |err, _req| json_error(err, limit).into()),
+        limit: BodyLimit(limit),
         raw: web::PayloadConfig::new(limit),
     }
 }
@@ -84,7 +87,7 @@ impl BodyLimits {
             InitError = (),
         >,
     {
-        scope.app_data(self.json).app_data(self.raw)
+        scope.app_data(self.limit).app_data(self.raw)
     }
 
     /// Sets these limits on a resource (wrapped in middleware or not).
@@ -97,21 +100,7 @@ impl BodyLimits {
             InitError = (),
         >,
     {
-        resource.app_data(self.json).app_data(self.raw)
-    }
-}
-
-fn json_error(err: JsonPayloadError, limit: usize) -> ApiError {
-    match err {
-        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-            ApiError::TooLarge(limit)
-        }
-        JsonPayloadError::Payload(e) => payload_error(&e, limit),
-        JsonPayloadError::ContentType => {
-            ApiError::bad_request("Content-Type must be application/json")
-        }
-        JsonPayloadError::Deserialize(e) => ApiError::bad_request(format!("invalid JSON: {e}")),
-        other => ApiError::bad_request(other.to_string()),
+        resource.app_data(self.limit).app_data(self.raw)
     }
 }
 
@@ -147,18 +136,65 @@ pub fn csv_download(event: uuid::Uuid, body: Vec<u8>) -> actix_web::HttpResponse
         .body(body)
 }
 
-/// Path segments that fail to parse (an event id that is not a UUID) name nothing: 404.
-pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|err: PathError, _req: &HttpRequest| {
-        let _ = err;
-        ApiError::not_found("resource").into()
+/// The answer to a method a route does not take: `405` with `Allow` (JSON under `/api/`, the
+/// error page elsewhere). Set as each resource's default service.
+pub fn allow(methods: &'static str) -> actix_web::Route {
+    web::route().to(move |req: HttpRequest| async move {
+        req.extensions_mut()
+            .insert(crate::telemetry::FixedLabel("method_not_allowed"));
+        Err::<actix_web::HttpResponse, _>(error::Refusal::to(
+            &req,
+            ApiError::MethodNotAllowed(req.method().to_string(), methods),
+        ))
     })
 }
 
-/// Query strings that fail to parse: 400.
+/// What pages may load: only the site's own scripts, styles, images and workers (no inline
+/// script or style attribute anywhere); nobody may frame them; forms post only here.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; worker-src 'self'; \
+     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Headers every answer carries: the content security policy (a JSON answer opened in a
+/// browser is a page too), no framing, no type sniffing, and referrers only to this site.
+pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+}
+
+/// A resource that only reads: `GET` to `handler`, 405 for the rest.
+pub fn get_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path.to_string())
+        .route(web::get().to(handler))
+        .default_service(allow("GET"))
+}
+
+/// Path segments that fail to parse (an event id that is not a UUID) name nothing: 404, as
+/// JSON under `/api/` and as the error page elsewhere.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err: PathError, req: &HttpRequest| {
+        let _ = err;
+        let what = if req.path().starts_with("/api/") {
+            "resource"
+        } else {
+            "page"
+        };
+        error::Refusal::to(req, ApiError::not_found(what)).into()
+    })
+}
+
+/// Query strings that fail to parse: 400 (JSON under `/api/`, the error page elsewhere).
 pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req: &HttpRequest| {
-        ApiError::bad_request(format!("invalid query: {err}")).into()
+    web::QueryConfig::default().error_handler(|err: QueryPayloadError, req: &HttpRequest| {
+        error::Refusal::to(req, ApiError::bad_request(format!("invalid query: {err}"))).into()
     })
 }
 
@@ -168,11 +204,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(path_config())
         .app_data(query_config())
         // Routes that declare no limit of their own take the fan limit.
-        .app_data(defaults.json)
+        .app_data(defaults.limit)
         .app_data(defaults.raw)
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(health::metrics))
+        .service(
+            web::resource("/healthz")
+                .route(web::get().to(health::healthz))
+                .default_service(allow("GET")),
+        )
+        .service(
+            web::resource("/readyz")
+                .route(web::get().to(health::readyz))
+                .default_service(allow("GET")),
+        )
+        .service(
+            web::resource("/metrics")
+                .route(web::get().to(health::metrics))
+                .default_service(allow("GET")),
+        )
         .service(web::scope("/api/v1").configure(api::routes))
         .configure(pages::routes);
 }

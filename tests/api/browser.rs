@@ -447,6 +447,13 @@ async fn an_on_sale_in_a_real_browser() {
         "the chart",
     )
     .await;
+    // A sold-out tier's bar is full (it once stopped halfway, caught mid-animation).
+    wait_for(
+        &org,
+        "Array.from(document.querySelectorAll('#tiers progress')).every(p => p.position === 1)",
+        "full bars for the sold-out tiers",
+    )
+    .await;
     snap(&org, "12-organizer-dashboard-sold-out").await;
     org.goto(&app.url(&format!("/organizer/events/{event}/orders")))
         .await

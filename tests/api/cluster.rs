@@ -5,7 +5,6 @@
 //! node takes over, fenced so the old owner can never commit again. Real phase only.
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -320,82 +319,12 @@ async fn reads_on_a_node_that_does_not_own_the_event_start_no_actor() {
     }
 }
 
-/// A Floodgate server in a process of its own (so it can be killed or stopped).
-struct Process {
-    child: Child,
-    base: String,
-}
-
-impl Process {
-    async fn start(data: &TestData, extra: &[(&str, &str)]) -> Process {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let settings = data.settings(extra);
-        let mut command = Command::new(env!("CARGO_BIN_EXE_floodgate"));
-        command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-            .env("DATABASE_URL", &settings.database_url)
-            .env("REDIS_URL", settings.redis_url.as_deref().unwrap_or(""))
-            .env("REDIS_PREFIX", &settings.redis_prefix)
-            .env("DATA_DIR", &settings.data_dir)
-            .env("SECRET_KEY", SECRET_KEY)
-            .env("ORGANIZER_TOKEN", ORGANIZER_TOKEN)
-            .env("SEED_DEMO", "false")
-            .env("WORKERS", "2")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for (k, v) in extra {
-            command.env(k, v);
-        }
-        let child = command.spawn().expect("starting floodgate");
-        let base = format!("http://127.0.0.1:{port}");
-        let client = client();
-        let started = Instant::now();
-        while !client
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == StatusCode::OK)
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "floodgate did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Process { child, base }
-    }
-
-    fn signal(&self, signal: &str) {
-        let ok = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{signal}");
-    }
-
-    /// Whether the node owns any event (the tests give it one).
-    async fn owns_an_event(&self) -> bool {
-        metrics_at(&client(), &self.base)
-            .await
-            .lines()
-            .any(|l| l.starts_with("owned_events ") && !l.ends_with(" 0"))
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Whether a node owns any event (the tests give it one).
+async fn owns_an_event(node: &Process) -> bool {
+    metrics_at(&client(), &node.base)
+        .await
+        .lines()
+        .any(|l| l.starts_with("owned_events ") && !l.ends_with(" 0"))
 }
 
 /// Asks through `base` until a call answers something other than `503` (a takeover in
@@ -465,7 +394,7 @@ async fn when_the_owner_is_killed_another_node_serves_and_no_order_is_lost() {
         .await;
         confirmed.push(created_json(order).await["order_id"].clone());
     }
-    assert!(a.owns_an_event().await, "A took the event");
+    assert!(owns_an_event(&a).await, "A took the event");
     // An open hold on A, then A dies.
     let fan = admit(&client, &a.base, &event).await.unwrap();
     let lost =
@@ -608,7 +537,7 @@ async fn a_stalled_owner_is_fenced_and_stops_serving_the_event() {
             .any(|l| l.starts_with("fenced_commits_total") && !l.ends_with(" 0")),
         "A counted the fenced commit"
     );
-    assert!(!a.owns_an_event().await, "A stopped serving the event");
+    assert!(!owns_an_event(&a).await, "A stopped serving the event");
 }
 
 async fn created_json(response: reqwest::Response) -> Value {

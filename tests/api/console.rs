@@ -196,7 +196,7 @@ async fn a_session_works_on_every_node_until_the_token_changes() {
     let same = TestApp::spawn_on(app.data.clone(), &[]).await;
     let rotated = TestApp::spawn_on(
         app.data.clone(),
-        &[("ORGANIZER_TOKEN", "a-brand-new-token-1234")],
+        &[("ORGANIZER_TOKEN", "a-brand-new-token-1234-0123456789abcdef")],
     )
     .await;
     for (node, expected) in [(&same, StatusCode::OK), (&rotated, StatusCode::SEE_OTHER)] {

@@ -15,7 +15,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-pub const ORGANIZER_TOKEN: &str = "test-organizer-token-0123456789";
+pub const ORGANIZER_TOKEN: &str = "test-organizer-token-0123456789abcdef";
 pub const SECRET_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 /// Which backends the suite runs on.
@@ -95,6 +95,9 @@ impl TestData {
             ("SEED_DEMO".into(), "false".into()),
             ("WORKERS".into(), "2".into()),
             ("REDIS_PREFIX".into(), self.redis_prefix.clone()),
+            // The tests' clients all come from loopback: exempt it, as an operator would a
+            // load generator (tests of the limits name their own).
+            ("RATE_LIMIT_EXEMPT".into(), "127.0.0.0/8,::1".into()),
         ]);
         if let Some(url) = &self.redis_url {
             vars.insert("REDIS_URL".into(), url.clone());
@@ -521,4 +524,76 @@ pub async fn admit(client: &reqwest::Client, base: &str, event: &str) -> Result<
         }
     }
     Err("not admitted in time".into())
+}
+
+/// A Floodgate server in a process of its own (so it can be killed or stopped).
+pub struct Process {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl Process {
+    pub async fn start(data: &TestData, extra: &[(&str, &str)]) -> Process {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let settings = data.settings(extra);
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_floodgate"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", &settings.database_url)
+            .env("REDIS_URL", settings.redis_url.as_deref().unwrap_or(""))
+            .env("REDIS_PREFIX", &settings.redis_prefix)
+            .env("DATA_DIR", &settings.data_dir)
+            .env("SECRET_KEY", SECRET_KEY)
+            .env("ORGANIZER_TOKEN", ORGANIZER_TOKEN)
+            .env("SEED_DEMO", "false")
+            .env("WORKERS", "2")
+            // As in `TestData::settings`: the tests' clients are all on loopback.
+            .env("RATE_LIMIT_EXEMPT", "127.0.0.0/8,::1")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        let child = command.spawn().expect("starting floodgate");
+        let base = format!("http://127.0.0.1:{port}");
+        let client = client();
+        let started = std::time::Instant::now();
+        while !client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+        {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "floodgate did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Process { child, base }
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let ok = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{signal}");
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

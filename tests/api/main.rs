@@ -9,6 +9,7 @@ mod concurrency;
 mod console;
 mod edge;
 mod events;
+mod hardening;
 mod health;
 mod orders;
 mod outages;

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::helpers::*;
-use crate::proxy::{url_addr, with_addr, CutProxy};
+use crate::proxy::{url_addr, with_addr, CutProxy, LosingProxy};
 use reqwest::StatusCode;
 
 async fn readyz(app: &TestApp) -> (StatusCode, Duration) {
@@ -111,4 +111,52 @@ async fn a_stopped_redis_makes_readyz_and_joins_503_within_a_second() {
         .unwrap();
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_retry_error(join, StatusCode::SERVICE_UNAVAILABLE, "unavailable_backend").await;
+}
+
+#[actix_web::test]
+#[ignore = "needs a Postgres server over the network: scripts/test runs it in the real phase"]
+async fn a_commit_whose_answer_was_lost_is_found_and_confirmed() {
+    assert_eq!(
+        backend(),
+        Backend::Real,
+        "an embedded SQLite file loses no answers"
+    );
+    let data = TestData::fresh().await;
+    let proxy = LosingProxy::start(url_addr(&data.database_url)).await;
+    let mut proxied = data.clone();
+    proxied.database_url = with_addr(&data.database_url, proxy.addr);
+    let app = TestApp::spawn_on(proxied, &[]).await;
+    let event = app.event(&event_spec(2, 5, 10)).await;
+    let admission = app.admitted_fan(&event).await;
+    let hold = app
+        .held_seats(&event, &admission, &["A-1-1", "A-1-2"])
+        .await;
+    // Postgres commits the order; its answer never reaches the node.
+    let key = "lost-answer-key-5f1e0c";
+    proxy.lose_answer_to(key);
+    let first = app
+        .place_order(&event, &admission, hold_id(&hold), key, "Ada")
+        .await;
+    let status = first.status();
+    let first: serde_json::Value = first.json().await.unwrap();
+    assert!(
+        status == StatusCode::CREATED || status == StatusCode::OK,
+        "the stored order is the answer, not a failure: {status} {first}"
+    );
+    // The retry gets the same order; the seats are sold, once.
+    let again = app
+        .place_order(&event, &admission, hold_id(&hold), key, "Ada")
+        .await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let again: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(again["order_id"], first["order_id"]);
+    let orders = app.all_orders(&event).await;
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    let stats = app.stats(&event).await;
+    assert_eq!(stats["sold"], 2, "{stats}");
+    assert_eq!(stats["held"], 0, "{stats}");
+    // Nobody can hold the sold seats again.
+    let other = app.admitted_fan(&event).await;
+    let taken = app.hold_seats(&event, &other, &["A-1-1"]).await;
+    assert_eq!(taken.status(), StatusCode::CONFLICT);
 }

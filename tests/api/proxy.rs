@@ -65,3 +65,100 @@ pub fn with_addr(url: &str, addr: SocketAddr) -> String {
     let old = url_addr(url).to_string();
     url.replacen(&old, &addr.to_string(), 1)
 }
+
+/// A TCP forwarder to Postgres that loses one answer: once `lose_after(marker)` is called, the
+/// first connection whose client sends `marker` (a value bound in a statement) has the server's
+/// answer to it thrown away and is closed as soon as the server reports the transaction done
+/// (`ReadyForQuery`): the write is committed, the client never hears it.
+pub struct LosingProxy {
+    pub addr: SocketAddr,
+    marker: Arc<Mutex<Option<Vec<u8>>>>,
+    accept: JoinHandle<()>,
+}
+
+/// Postgres's `ReadyForQuery` message, idle: the transaction is over.
+const READY_IDLE: &[u8] = b"Z\0\0\0\x05I";
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+impl LosingProxy {
+    pub async fn start(upstream: SocketAddr) -> LosingProxy {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let marker: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
+        let armed = marker.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let armed = armed.clone();
+                tokio::spawn(async move {
+                    let Ok(outbound) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let (mut client_rx, mut client_tx) = inbound.into_split();
+                    let (mut server_rx, mut server_tx) = outbound.into_split();
+                    // Set when this connection sent the marked statement.
+                    let losing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                    let sent = losing.clone();
+                    let up = tokio::spawn(async move {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            let n = match client_rx.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => n,
+                            };
+                            {
+                                let mut marker = armed.lock().unwrap();
+                                if marker.as_deref().is_some_and(|m| contains(&buf[..n], m)) {
+                                    *marker = None;
+                                    sent.store(true, std::sync::atomic::Ordering::SeqCst);
+                                }
+                            }
+                            if server_tx.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let mut held = Vec::new();
+                    loop {
+                        let n = match server_rx.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if losing.load(std::sync::atomic::Ordering::SeqCst) {
+                            held.extend_from_slice(&buf[..n]);
+                            if contains(&held, READY_IDLE) {
+                                // Committed; the answer goes nowhere, and the connection dies.
+                                break;
+                            }
+                            continue;
+                        }
+                        if client_tx.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    up.abort();
+                });
+            }
+        });
+        LosingProxy {
+            addr,
+            marker,
+            accept,
+        }
+    }
+
+    /// Loses the answer to the next statement that carries `marker`.
+    pub fn lose_answer_to(&self, marker: &str) {
+        *self.marker.lock().unwrap() = Some(marker.as_bytes().to_vec());
+    }
+}
+
+impl Drop for LosingProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}

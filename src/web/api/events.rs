@@ -6,14 +6,15 @@ use uuid::Uuid;
 use crate::domain::event::EventSpec;
 use crate::sale::{self, edit_event::EventPatch};
 use crate::web::error::ApiError;
-use crate::web::extract::Organizer;
+use crate::web::extract::{Organizer, Reader};
+use crate::web::json::JsonObject;
 use crate::web::State;
 
 /// `POST /api/v1/events`
 pub async fn create(
     _: Organizer,
     state: State,
-    body: web::Json<EventSpec>,
+    body: JsonObject<EventSpec>,
 ) -> Result<HttpResponse, ApiError> {
     let view = sale::create_event::create_event(&state.sale, body.into_inner()).await?;
     Ok(HttpResponse::Created()
@@ -22,13 +23,13 @@ pub async fn create(
 }
 
 /// `GET /api/v1/events/{id}` (public)
-pub async fn get(state: State, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn get(_: Reader, state: State, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let view = sale::list_events::event(&state.sale, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
 /// `GET /api/v1/events` (public): every event, with its state.
-pub async fn list(state: State) -> Result<HttpResponse, ApiError> {
+pub async fn list(_: Reader, state: State) -> Result<HttpResponse, ApiError> {
     let events = sale::list_events::events(&state.sale).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "events": events })))
 }
@@ -38,7 +39,7 @@ pub async fn patch(
     _: Organizer,
     state: State,
     path: web::Path<Uuid>,
-    body: web::Json<EventPatch>,
+    body: JsonObject<EventPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let view =
         sale::edit_event::edit_event(&state.sale, path.into_inner(), body.into_inner()).await?;

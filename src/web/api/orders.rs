@@ -6,7 +6,9 @@ use uuid::Uuid;
 
 use crate::sale::{self, export};
 use crate::web::error::ApiError;
-use crate::web::extract::{admission_cookie, fan_token, is_organizer, Organizer};
+use crate::web::extract::{
+    admission_cookie, fan_token, organizer_reading, refused_bearer, Organizer, Reader,
+};
 use crate::web::{csv_download, State};
 
 /// Query of `GET /api/v1/events/{id}/orders`.
@@ -35,9 +37,13 @@ pub async fn list(
             Some(Uuid::parse_str(cursor).map_err(|_| ApiError::bad_request("invalid cursor"))?)
         }
     };
+    let search = export::search_term(query.q.as_deref())?;
     match query.format.as_deref() {
         None | Some("json") => {}
-        Some("csv") => return csv(&state, event).await,
+        Some("csv") => {
+            let body = export::csv(&state.sale, event, after, query.limit, search).await?;
+            return Ok(csv_download(event, body));
+        }
         Some(other) => {
             return Err(ApiError::bad_request(format!(
                 "format must be json or csv, not {:?}",
@@ -45,7 +51,6 @@ pub async fn list(
             )))
         }
     }
-    let search = export::search_term(query.q.as_deref())?;
     let page = export::PageRequest {
         after,
         limit: query.limit.unwrap_or(export::DEFAULT_PAGE),
@@ -54,25 +59,22 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(export::orders(&state.sale, event, page).await?))
 }
 
-/// Every order of an event as a CSV download (the API's `?format=csv` and the console's link).
-pub async fn csv(state: &State, event: Uuid) -> Result<HttpResponse, ApiError> {
-    let body = export::csv(&state.sale, event).await?;
-    Ok(csv_download(event, body))
-}
-
 /// `GET /api/v1/orders/{id}`: for the organizer, or the fan whose admission bought it (an
 /// expired admission still reads its own order: the confirmation outlives the shopping).
 pub async fn get(
+    _: Reader,
     req: HttpRequest,
     state: State,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let order = sale::order::find(&state.sale, path.into_inner()).await?;
     let token = fan_token(&req, &admission_cookie(order.event_id));
-    if is_organizer(&req, &state) || sale::order::bought_with(&state.sale, &order, token.as_deref())
+    if organizer_reading(&req, &state)?
+        || sale::order::bought_with(&state.sale, &order, token.as_deref())
     {
         Ok(HttpResponse::Ok().json(order))
     } else {
+        refused_bearer(&req, &state)?;
         // Not 403: whether an order id exists is nobody else's business.
         Err(ApiError::not_found("order"))
     }

@@ -1,7 +1,7 @@
 //! Fan endpoints of the waiting room: join the line, read one's status, fetch a challenge,
 //! check the draw.
 
-use actix_web::{web, HttpResponse, HttpResponseBuilder};
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -10,17 +10,21 @@ use uuid::Uuid;
 use crate::room::line::Status;
 use crate::sale::{self, join::PowSolution};
 use crate::web::error::ApiError;
-use crate::web::extract::{set_cookies, Joiner, StatusRoute, Ticket};
+use crate::web::extract::{
+    clear_cookies, set_cookies, JoinRoute, Joiner, Reader, StatusRoute, Ticket,
+};
+use crate::web::json::{check_content_type, parse_object};
 use crate::web::{read_body, State, FAN_BODY_LIMIT};
 
 /// The answer to a join or a poll: the status as JSON, with the fan's cookies.
 fn respond(
     mut response: HttpResponseBuilder,
+    req: &HttpRequest,
     event: Uuid,
     status: &Status,
     joined: bool,
 ) -> HttpResponse {
-    set_cookies(&mut response, event, status, joined);
+    set_cookies(&mut response, req, event, status, joined);
     response
         .insert_header(("Cache-Control", "no-store"))
         .json(status)
@@ -41,13 +45,14 @@ struct SolutionBody {
 }
 
 impl JoinBody {
-    /// An empty body is a join without proof of work; anything else must be the JSON object.
-    fn parse(bytes: &[u8]) -> Result<Self, ApiError> {
+    /// An empty body is a join without proof of work; anything else must be a JSON object
+    /// sent as `application/json`.
+    fn parse(req: &HttpRequest, bytes: &[u8]) -> Result<Self, ApiError> {
+        check_content_type(req, bytes, true)?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JoinBody::default());
         }
-        serde_json::from_slice(bytes)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+        parse_object(bytes)
     }
 
     fn solution(self) -> Option<PowSolution> {
@@ -61,10 +66,11 @@ impl JoinBody {
 /// `POST /api/v1/events/{id}/queue`: 201 with a new place, 200 with the caller's own.
 pub async fn join(
     joiner: Joiner,
+    req: HttpRequest,
     state: State,
     body: Result<web::Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = JoinBody::parse(&read_body(body, FAN_BODY_LIMIT)?)?;
+    let body = JoinBody::parse(&req, &read_body(body, FAN_BODY_LIMIT)?)?;
     let event = joiner.event;
     let joined = sale::join::join(
         &state.sale,
@@ -80,7 +86,34 @@ pub async fn join(
     } else {
         HttpResponse::Ok()
     };
-    Ok(respond(builder, event, &joined.status, true))
+    Ok(respond(builder, &req, event, &joined.status, true))
+}
+
+/// What a leave answers.
+#[derive(serde::Serialize)]
+struct LeaveAnswer {
+    /// True when the fan was in the line (false: their turn had come and gone).
+    left: bool,
+    join_number: u64,
+}
+
+/// `DELETE /api/v1/events/{id}/queue`: the caller leaves the line (their ticket's place is
+/// skipped, an admission is given back); the fan's cookies are removed. Leaving twice is
+/// harmless.
+pub async fn leave(
+    ticket: Ticket<JoinRoute>,
+    req: HttpRequest,
+    state: State,
+) -> Result<HttpResponse, ApiError> {
+    let left = sale::leave::leave(&state.sale, ticket.event, &ticket.claims).await?;
+    let mut response = HttpResponse::Ok();
+    clear_cookies(&mut response, &req, ticket.event);
+    Ok(response
+        .insert_header(("Cache-Control", "no-store"))
+        .json(LeaveAnswer {
+            left,
+            join_number: ticket.claims.seq,
+        }))
 }
 
 /// Query of `GET …/queue`: `wait`, seconds a long poll may wait for a change (0–30).
@@ -94,6 +127,7 @@ pub struct StatusQuery {
 /// admitted); with `wait`, near the front, held until it changes or N seconds pass.
 pub async fn status(
     ticket: Ticket<StatusRoute>,
+    req: HttpRequest,
     state: State,
     query: web::Query<StatusQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -125,11 +159,21 @@ pub async fn status(
             .await?
         }
     };
-    Ok(respond(HttpResponse::Ok(), ticket.event, &status, false))
+    Ok(respond(
+        HttpResponse::Ok(),
+        &req,
+        ticket.event,
+        &status,
+        false,
+    ))
 }
 
 /// `GET /api/v1/events/{id}/challenge`: a fresh proof-of-work challenge for one join.
-pub async fn challenge(state: State, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn challenge(
+    _: Reader,
+    state: State,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let challenge = sale::join::challenge(&state.sale, path.into_inner()).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -137,6 +181,10 @@ pub async fn challenge(state: State, path: web::Path<Uuid>) -> Result<HttpRespon
 }
 
 /// `GET /api/v1/events/{id}/fairness`: the pre-queue draw, published once the line opened.
-pub async fn fairness(state: State, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn fairness(
+    _: Reader,
+    state: State,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(sale::admit::fairness(&state.sale, path.into_inner()).await?))
 }

@@ -12,6 +12,7 @@ use crate::domain::order::Buyer;
 use crate::sale;
 use crate::web::error::ApiError;
 use crate::web::extract::{Admitted, HoldRoute, OrderRoute, StatusRoute};
+use crate::web::json::JsonObject;
 use crate::web::State;
 
 /// Longest accepted `Idempotency-Key`.
@@ -65,7 +66,7 @@ impl HoldBody {
 pub async fn hold(
     fan: Admitted<HoldRoute>,
     state: State,
-    body: web::Json<HoldBody>,
+    body: JsonObject<HoldBody>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.into_inner().into_request()?;
     let view = sale::hold::hold(&state.sale, fan.event, &fan.claims, request).await?;
@@ -116,7 +117,7 @@ pub async fn order(
     req: HttpRequest,
     state: State,
     path: web::Path<(Uuid, Uuid)>,
-    body: web::Json<OrderBody>,
+    body: JsonObject<OrderBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, hold_id) = path.into_inner();
     let key = idempotency_key(&req)?;

@@ -21,9 +21,10 @@ use crate::room::line::{FanState, Status};
 use crate::sale::{self, SaleError};
 use crate::web::error::{ApiError, Back, PageError, Refusal};
 use crate::web::extract::{
-    admission_cookie, fan_token, is_organizer, set_cookies, Admitted, Joiner, StatusRoute, Ticket,
+    admission_cookie, clear_cookies, fan_token, organizer_reading, refused_bearer, set_cookies,
+    Admitted, JoinRoute, Joiner, Reader, StatusRoute, Ticket,
 };
-use crate::web::{forward, State};
+use crate::web::{allow, forward, State};
 
 /// The waiting room.
 #[derive(Template)]
@@ -113,7 +114,11 @@ async fn queue_page(
 
 /// `POST /events/{id}/queue` from the event page's form: joins at once when the event asks
 /// no proof of work (so the line works without scripts), else leaves it to the page's worker.
-async fn queue_form(joiner: Joiner, state: State) -> Result<HttpResponse, PageError> {
+async fn queue_form(
+    joiner: Joiner,
+    req: HttpRequest,
+    state: State,
+) -> Result<HttpResponse, PageError> {
     let event = joiner.event;
     let view = sale::list_events::event(&state.sale, event).await?;
     let mut redirect = HttpResponse::SeeOther();
@@ -127,10 +132,26 @@ async fn queue_form(joiner: Joiner, state: State) -> Result<HttpResponse, PageEr
             },
         )
         .await?;
-        set_cookies(&mut redirect, event, &joined.status, true);
+        set_cookies(&mut redirect, &req, event, &joined.status, true);
     }
     Ok(redirect
         .insert_header((header::LOCATION, format!("/events/{event}/queue")))
+        .finish())
+}
+
+/// `POST /events/{id}/queue/leave` from the waiting room's *Leave the line* button: out of
+/// the line, the ticket's cookies removed, back to the event page.
+async fn leave_form(
+    ticket: Ticket<JoinRoute>,
+    req: HttpRequest,
+    state: State,
+) -> Result<HttpResponse, PageError> {
+    let event = ticket.event;
+    sale::leave::leave(&state.sale, event, &ticket.claims).await?;
+    let mut redirect = HttpResponse::SeeOther();
+    clear_cookies(&mut redirect, &req, event);
+    Ok(redirect
+        .insert_header((header::LOCATION, format!("/events/{event}?left=1")))
         .finish())
 }
 
@@ -261,6 +282,7 @@ pub struct CheckoutPage {
 }
 
 async fn checkout_page(
+    _: Reader,
     state: State,
     path: web::Path<(Uuid, Uuid)>,
     req: HttpRequest,
@@ -269,7 +291,9 @@ async fn checkout_page(
     let view = sale::list_events::event(&state.sale, event).await?;
     let token = fan_token(&req, &admission_cookie(event));
     if let Err(e) = state.sale.admission(event, token.as_deref()) {
-        state.sale.refusals().not_admitted(event);
+        state
+            .sale
+            .refused(event, crate::sale::refusals::Refused::NotAdmitted);
         return Err(PageError::new(e, Back::Line(event)));
     }
     Ok(render(
@@ -306,6 +330,7 @@ pub struct OrderPage {
 }
 
 async fn order_page(
+    _: Reader,
     req: HttpRequest,
     state: State,
     path: web::Path<Uuid>,
@@ -313,9 +338,10 @@ async fn order_page(
     let order_id = path.into_inner();
     let order = sale::order::find(&state.sale, order_id).await?;
     let token = fan_token(&req, &admission_cookie(order.event_id));
-    if !is_organizer(&req, &state)
+    if !organizer_reading(&req, &state)?
         && !sale::order::bought_with(&state.sale, &order, token.as_deref())
     {
+        refused_bearer(&req, &state)?;
         return Err(ApiError::not_found("order").into());
     }
     let view = sale::list_events::event(&state.sale, order.event_id).await?;
@@ -349,19 +375,31 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/events/{id}/queue")
             .route(web::get().to(queue_page))
-            .route(web::post().to(queue_form)),
+            .route(web::post().to(queue_form))
+            .default_service(allow("GET, POST")),
+    )
+    .service(
+        web::resource("/events/{id}/queue/leave")
+            .route(web::post().to(leave_form))
+            .default_service(allow("POST")),
     )
     .service(
         // The seat map is the event's inventory: its owner draws it.
         web::resource("/events/{id}/shop")
             .wrap(from_fn(forward::to_event_owner))
-            .route(web::get().to(shop_page)),
+            .route(web::get().to(shop_page))
+            .default_service(allow("GET")),
     )
-    .route(
-        "/events/{id}/checkout/{hold_id}",
-        web::get().to(checkout_page),
+    .service(
+        web::resource("/events/{id}/checkout/{hold_id}")
+            .route(web::get().to(checkout_page))
+            .default_service(allow("GET")),
     )
-    .route("/orders/{id}", web::get().to(order_page));
+    .service(
+        web::resource("/orders/{id}")
+            .route(web::get().to(order_page))
+            .default_service(allow("GET")),
+    );
 }
 
 #[cfg(test)]

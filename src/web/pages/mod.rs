@@ -10,8 +10,9 @@ use askama::Template;
 use uuid::Uuid;
 
 use super::error::{ApiError, PageError};
+use super::extract::Reader;
 pub use super::render::render;
-use super::State;
+use super::{allow, State};
 use crate::domain::inventory::SaleState;
 use crate::sale::{self, list_events::EventView};
 
@@ -72,7 +73,7 @@ struct IndexPage {
     events: Vec<EventLine>,
 }
 
-async fn index(state: State) -> Result<HttpResponse, PageError> {
+async fn index(_: Reader, state: State) -> Result<HttpResponse, PageError> {
     let views = sale::list_events::events(&state.sale).await?;
     let events = views
         .into_iter()
@@ -106,6 +107,8 @@ struct EventPage {
     state_label: &'static str,
     joinable: bool,
     tiers: Vec<TierRow>,
+    /// The fan just left the line (`?left=1`, from the waiting room's button).
+    left: bool,
 }
 
 impl From<EventView> for EventPage {
@@ -134,13 +137,21 @@ impl From<EventView> for EventPage {
                 .collect(),
             name: v.name,
             venue: v.venue,
+            left: false,
         }
     }
 }
 
-async fn event(state: State, path: web::Path<Uuid>) -> Result<HttpResponse, PageError> {
+async fn event(
+    _: Reader,
+    req: actix_web::HttpRequest,
+    state: State,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, PageError> {
     let view = sale::list_events::event(&state.sale, path.into_inner()).await?;
-    Ok(render(StatusCode::OK, &EventPage::from(view)))
+    let mut page = EventPage::from(view);
+    page.left = req.query_string().split('&').any(|p| p == "left=1");
+    Ok(render(StatusCode::OK, &page))
 }
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, PageError> {
@@ -150,10 +161,18 @@ async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, PageErro
 
 /// Registers the page routes and static assets.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(index))
-        .route("/events/{id}", web::get().to(event))
-        .configure(fan::routes)
-        .configure(console::routes);
+    cfg.service(
+        web::resource("/")
+            .route(web::get().to(index))
+            .default_service(allow("GET")),
+    )
+    .service(
+        web::resource("/events/{id}")
+            .route(web::get().to(event))
+            .default_service(allow("GET")),
+    )
+    .configure(fan::routes)
+    .configure(console::routes);
 }
 
 /// Static assets under `/static`, from the configured directory.
@@ -192,6 +211,7 @@ mod tests {
             state_label: "On sale",
             joinable: true,
             tiers: vec![],
+            left: false,
         };
         let html = page.render().unwrap();
         assert!(!html.contains("<script>alert"), "{html}");

@@ -10,6 +10,7 @@
 pub mod event_form;
 pub mod session;
 
+use crate::web::{allow, get_only};
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -162,6 +163,8 @@ struct OrdersPage {
     next: Option<String>,
     /// Where a cancel button comes back to (this page, as shown).
     here: String,
+    /// The CSV of what is searched.
+    csv_href: String,
 }
 
 /// Query of the orders page.
@@ -453,6 +456,10 @@ async fn orders(
         .then(|| orders.last().map(|o| page(Some(o.order_id))))
         .flatten();
     let here = page(query.after);
+    let csv_href = match q.as_str() {
+        "" => format!("/organizer/events/{id}/orders.csv"),
+        q => format!("/organizer/events/{id}/orders.csv?q={}", encode(q)),
+    };
     Ok(private(render(
         StatusCode::OK,
         &OrdersPage {
@@ -463,6 +470,7 @@ async fn orders(
             orders: orders.into_iter().map(OrderRow::from).collect(),
             next,
             here,
+            csv_href,
         },
     )))
 }
@@ -471,14 +479,17 @@ fn encode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
+/// The CSV of the orders the organizer sees: every order, or those matching their search.
 async fn orders_csv(
     req: HttpRequest,
     state: State,
     path: web::Path<Uuid>,
+    query: web::Query<OrdersQuery>,
 ) -> Result<HttpResponse, ApiError> {
     session::session(&req, &state).ok_or(ApiError::Unauthorized)?;
     let id = path.into_inner();
-    let body = export::csv(&state.sale, id).await?;
+    let search = export::search_term(query.q.as_deref())?;
+    let body = export::csv(&state.sale, id, None, None, search).await?;
     Ok(private(csv_download(id, body)))
 }
 
@@ -500,34 +511,54 @@ async fn cancel(
     Ok(see_other(&back))
 }
 
-/// Registers the console's routes.
+/// Registers the console's routes; each answers the methods it does not take with 405.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/organizer", web::get().to(home)).service(
+    cfg.service(
+        web::resource("/organizer")
+            .route(web::get().to(home))
+            .default_service(allow("GET")),
+    )
+    .service(
         organizer_limits()
             .on_scope(web::scope("/organizer"))
-            .route("/login", web::post().to(login))
-            .route("/logout", web::post().to(logout))
-            .route("/events/new", web::get().to(new_event))
-            .route("/events", web::post().to(create))
-            .route("/events/{id}", web::get().to(dashboard))
+            .service(
+                web::resource("/login")
+                    .route(web::post().to(login))
+                    .default_service(allow("POST")),
+            )
+            .service(
+                web::resource("/logout")
+                    .route(web::post().to(logout))
+                    .default_service(allow("POST")),
+            )
+            .service(get_only("/events/new", new_event))
+            .service(
+                web::resource("/events")
+                    .route(web::post().to(create))
+                    .default_service(allow("POST")),
+            )
+            .service(get_only("/events/{id}", dashboard))
             .service(
                 web::resource("/events/{id}/edit")
                     .wrap(from_fn(forward::writes_to_event_owner))
                     .route(web::get().to(edit_event))
-                    .route(web::post().to(save_event)),
+                    .route(web::post().to(save_event))
+                    .default_service(allow("GET, POST")),
             )
-            .route("/events/{id}/stats", web::get().to(live_stats))
-            .route("/events/{id}/orders", web::get().to(orders))
-            .route("/events/{id}/orders.csv", web::get().to(orders_csv))
+            .service(get_only("/events/{id}/stats", live_stats))
+            .service(get_only("/events/{id}/orders", orders))
+            .service(get_only("/events/{id}/orders.csv", orders_csv))
             .service(
                 web::resource("/events/{id}/{action}")
                     .wrap(from_fn(forward::to_event_owner))
-                    .route(web::post().to(set_paused)),
+                    .route(web::post().to(set_paused))
+                    .default_service(allow("POST")),
             )
             .service(
                 web::resource("/orders/{id}/cancel")
                     .wrap(from_fn(forward::to_order_owner))
-                    .route(web::post().to(cancel)),
+                    .route(web::post().to(cancel))
+                    .default_service(allow("POST")),
             ),
     );
 }
@@ -579,6 +610,7 @@ mod tests {
             }],
             next: None,
             here: "/organizer/x?q=\"><script>alert(1)</script>".into(),
+            csv_href: "/organizer/x.csv?q=\"><script>alert(1)</script>".into(),
         };
         let html = orders.render().unwrap();
         assert_escaped(&html);

@@ -112,7 +112,7 @@ fn session_cookie(req: &HttpRequest, value: String) -> actix_web::cookie::Cookie
         .path(CONSOLE_PATH)
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(req.connection_info().scheme() == "https")
+        .secure(crate::web::extract::secure(req))
 }
 
 /// Whether `typed` is the organizer token.
