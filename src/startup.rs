@@ -295,6 +295,9 @@ async fn sweep_limits(state: actix_web::web::Data<AppState>, mut stop: Signal) {
             _ = every.tick() => {
                 state.edge.sweep();
                 metrics::gauge!("http_requests_in_flight").set(state.edge.inflight() as f64);
+                state.sale.report_gauges();
+                let ready = state.sale.ready(state.settings.ready_timeout).await;
+                metrics::gauge!("node_ready").set(f64::from(u8::from(ready.database && ready.line)));
             }
             _ = stop.stopped() => return,
         }

@@ -92,7 +92,39 @@ pub const METRICS: &[(Kind, &str, &str)] = &[
     (Kind::Counter, "lease_takeovers_total", "Events this node took over (a free or expired ownership lease)"),
     (Kind::Counter, "forwarded_requests_total", "Calls forwarded to the node owning their event, by outcome (relayed, unreachable, second_hop)"),
     (Kind::Counter, "fenced_commits_total", "Group commits refused because the event has a newer owner"),
+    (Kind::Gauge, "event_sold", "Places sold, per event (set by the event's owner each tick)"),
+    (Kind::Gauge, "event_held", "Places held, per event"),
+    (Kind::Gauge, "event_available", "Places free, per event"),
+    (Kind::Gauge, "event_admission_limit_per_minute", "The organizer's admission rate, per event"),
+    (Kind::Gauge, "event_selling", "1 while an event's sale is open (not scheduled, paused or closed), per event"),
+    (Kind::Gauge, "inventory_actor_inflight", "Requests sent to an event's inventory actor and not yet answered (its mailbox)"),
+    (Kind::Gauge, "node_ready", "1 when this node's database and line store both answer (checked every 10 s), else 0"),
 ];
+
+/// The gauges an event's owner sets per event: a node that stops owning an event sets them to
+/// 0, so across nodes the owner's value is the greatest (dashboards take `max by (event)`).
+pub const EVENT_GAUGES: &[&str] = &[
+    "line_waiting",
+    "line_serving",
+    "line_last_seq",
+    "line_active_shoppers",
+    "line_admissions_unfetched",
+    "line_admission_rate_per_minute",
+    "event_sold",
+    "event_held",
+    "event_available",
+    "event_admission_limit_per_minute",
+    "event_selling",
+    "inventory_actor_inflight",
+];
+
+/// Zeroes an event's gauges on this node (it no longer owns the event).
+pub fn forget_event(event: uuid::Uuid) {
+    let label = event.to_string();
+    for &name in EVENT_GAUGES {
+        metrics::gauge!(name, "event" => label.clone()).set(0.0);
+    }
+}
 
 fn describe_metrics() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};

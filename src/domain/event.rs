@@ -29,14 +29,17 @@ pub const MAX_PRICE_CENTS: i64 = 1_000_000_000;
 pub const MAX_POW_BITS: u8 = 26;
 
 /// How fans are let out of the line into the shop.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdmissionSettings {
     /// Most admissions per minute.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub rate_per_minute: u32,
     /// Most admitted shoppers active at once.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub max_active: u32,
     /// How long an admission stays valid, in seconds.
+    #[schema(minimum = 30, maximum = 86_400)]
     pub admission_ttl_secs: u32,
 }
 
@@ -51,24 +54,36 @@ impl Default for AdmissionSettings {
 }
 
 /// A general-admission tier: `capacity` interchangeable places with ids `ID#1..=capacity`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GaTier {
+    /// Letters, digits, `_` and `.`; unique in the event.
+    #[schema(pattern = "^[A-Za-z0-9_.]{1,32}$", example = "floor")]
     pub id: String,
+    #[schema(min_length = 1, max_length = 200, example = "Floor (standing)")]
     pub name: String,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub price_cents: i64,
+    /// Places `ID#1` to `ID#capacity`.
+    #[schema(minimum = 1, maximum = 250_000)]
     pub capacity: u32,
 }
 
 /// A block of reserved seats `SECTION-ROW-SEAT`, rows and seats counted from 1.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SeatingBlock {
+    /// Letters, digits and `_`; unique in the event.
+    #[schema(pattern = "^[A-Za-z0-9_]{1,32}$", example = "A")]
     pub section: String,
+    #[schema(minimum = 1, maximum = 1000)]
     pub rows: u32,
+    #[schema(minimum = 1, maximum = 1000)]
     pub seats_per_row: u32,
-    /// Tier the seats count under (shown in stats and on the seat map).
+    /// Tier the seats count under (shown in stats and on the seat map); not a GA tier's id.
+    #[schema(pattern = "^[A-Za-z0-9_.]{1,32}$", example = "lower")]
     pub tier: String,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub price_cents: i64,
 }
 
@@ -87,27 +102,38 @@ fn default_hold_ttl() -> u32 {
 }
 
 /// The organizer's description of an event, as created and as patched.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventSpec {
+    #[schema(min_length = 1, max_length = 200, example = "Midnight Echoes")]
     pub name: String,
+    #[schema(min_length = 1, max_length = 200, example = "Harbour Arena")]
     pub venue: String,
     pub starts_at: DateTime<Utc>,
     /// Absent or past: on sale at once.
     #[serde(default)]
     pub sale_opens_at: Option<DateTime<Utc>>,
+    /// Most places one admission may hold and buy in all (6 when absent).
     #[serde(default = "default_max_per_order")]
+    #[schema(minimum = 1, maximum = 100)]
     pub max_per_order: u32,
+    /// How long a hold lasts, seconds (600 when absent).
     #[serde(default = "default_hold_ttl")]
+    #[schema(minimum = 30, maximum = 3600)]
     pub hold_ttl_secs: u32,
     #[serde(default)]
     pub admission: AdmissionSettings,
     /// Leading zero bits a join's proof of work must have; 0 turns it off.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 26)]
     pub pow_difficulty_bits: u8,
+    /// General-admission tiers (at least one tier or seating block in all).
     #[serde(default)]
+    #[schema(max_items = 200)]
     pub tiers: Vec<GaTier>,
+    /// Blocks of reserved seats.
     #[serde(default)]
+    #[schema(max_items = 200)]
     pub seating: Vec<SeatingBlock>,
 }
 

@@ -183,7 +183,7 @@ pub enum ShopError {
 }
 
 /// A hold as the API shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct HoldView {
     pub hold_id: Uuid,
     pub items: Vec<Item>,
@@ -192,7 +192,7 @@ pub struct HoldView {
 }
 
 /// One tier's counts, as `GET /api/v1/events/{id}` shows them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TierCounts {
     pub id: String,
     pub name: String,
@@ -282,7 +282,7 @@ impl SalesTotals {
 }
 
 /// Whether a place can be had.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SeatState {
     Free,
@@ -318,7 +318,7 @@ impl std::fmt::Display for SeatState {
 }
 
 /// One reserved seat's status for the seat map.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SeatStatus {
     pub id: ItemId,
     pub tier: String,
@@ -326,7 +326,7 @@ pub struct SeatStatus {
 }
 
 /// Where an event's sale stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SaleState {
     Scheduled,

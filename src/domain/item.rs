@@ -24,6 +24,23 @@ pub enum ItemId {
     Ga { tier: String, number: u32 },
 }
 
+/// In the API description an item id is its text.
+impl utoipa::PartialSchema for ItemId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .description(Some(
+                "An item: a reserved seat `SECTION-ROW-SEAT` (`A-3-17`) or a general-admission \
+                 place `TIER#N` (`floor#42`).",
+            ))
+            .max_length(Some(MAX_ITEM_ID_LEN))
+            .examples(["A-3-17", "floor#42"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ItemId {}
+
 /// Why a string is not an item id.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not an item id (SECTION-ROW-SEAT or TIER#N)")]

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::item::ItemId;
 
 /// One sellable place as the API shows it: `{"id": "A-3-17", "tier": "lower", "price_cents": 12900}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Item {
     pub id: ItemId,
     pub tier: String,
@@ -15,7 +15,7 @@ pub struct Item {
 }
 
 /// Whether an order still stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OrderStatus {
     Confirmed,
@@ -42,7 +42,7 @@ impl OrderStatus {
 }
 
 /// A committed order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Order {
     pub order_id: Uuid,
     pub event_id: Uuid,

@@ -91,7 +91,7 @@ impl Rules {
 }
 
 /// Where a fan stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FanState {
     PreQueue,
@@ -119,7 +119,7 @@ impl std::fmt::Display for FanState {
 }
 
 /// A fan's status, as `GET …/queue` shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Status {
     pub ticket: String,
     pub state: FanState,

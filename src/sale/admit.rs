@@ -106,6 +106,7 @@ async fn tick(sale: &Sale) {
         publish(sale, event, &snap).await;
         let throttle = shop_throttle(&handle, &sale.settings.saturation);
         let rules = rules_of(&snap, throttle);
+        report(event, &snap, &rules, handle.inflight());
         sale.room.set_rules(event, rules);
         if throttle < 1.0 {
             metrics::counter!("pacer_throttled_ticks_total").increment(1);
@@ -117,6 +118,20 @@ async fn tick(sale: &Sale) {
             tracing::warn!(%event, error = %e, "pacer tick failed");
         }
     }
+}
+
+/// Sets the event's shop gauges (the line's are set by the room's tick).
+fn report(event: Uuid, snap: &Snapshot, rules: &Rules, inflight: usize) {
+    let label = event.to_string();
+    let totals = &snap.totals;
+    metrics::gauge!("event_sold", "event" => label.clone()).set(totals.sold as f64);
+    metrics::gauge!("event_held", "event" => label.clone()).set(totals.held as f64);
+    metrics::gauge!("event_available", "event" => label.clone()).set(totals.available as f64);
+    metrics::gauge!("event_admission_limit_per_minute", "event" => label.clone())
+        .set(f64::from(rules.rate_per_minute));
+    metrics::gauge!("event_selling", "event" => label.clone())
+        .set(f64::from(u8::from(rules.sale_open())));
+    metrics::gauge!("inventory_actor_inflight", "event" => label).set(inflight as f64);
 }
 
 /// Publishes what the owner knows of an event for the other nodes' reads and polls (with the
@@ -134,7 +149,7 @@ async fn publish(sale: &Sale, event: Uuid, snap: &Snapshot) {
 }
 
 /// The pre-queue's draw, as `GET …/fairness` publishes it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Fairness {
     pub event_id: Uuid,
     pub opened_at: Option<DateTime<Utc>>,

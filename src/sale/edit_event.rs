@@ -13,18 +13,23 @@ use crate::store::EventRecord;
 
 /// A change of an event (`PATCH /api/v1/events/{id}`): every field optional. `tiers` entries update the tier
 /// with the same id or add a new one; `seating` entries add blocks (or reprice one).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventPatch {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     pub venue: Option<String>,
     pub starts_at: Option<DateTime<Utc>>,
     /// `null` clears it (on sale at once); absent leaves it.
     #[serde(default, with = "double_option")]
     pub sale_opens_at: Option<Option<DateTime<Utc>>>,
+    #[schema(minimum = 1, maximum = 100)]
     pub max_per_order: Option<u32>,
+    #[schema(minimum = 30, maximum = 3600)]
     pub hold_ttl_secs: Option<u32>,
     pub admission: Option<AdmissionSettings>,
+    #[schema(minimum = 0, maximum = 26)]
     pub pow_difficulty_bits: Option<u8>,
     pub tiers: Option<Vec<GaTier>>,
     pub seating: Option<Vec<SeatingBlock>>,

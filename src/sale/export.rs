@@ -15,12 +15,12 @@ pub const MAX_SEARCH_CHARS: usize = 200;
 
 /// The search of an order listing: trimmed, empty meaning none, bounded.
 pub fn search_term(q: Option<&str>) -> Result<Option<&str>, SaleError> {
-    match q.map(str::trim) {
-        None | Some("") => Ok(None),
+    match q {
         Some(q) if q.chars().count() > MAX_SEARCH_CHARS => Err(SaleError::BadRequest(format!(
             "a search is at most {MAX_SEARCH_CHARS} characters"
         ))),
-        Some(q) => Ok(Some(q)),
+        Some(q) if !q.trim().is_empty() => Ok(Some(q.trim())),
+        _ => Ok(None),
     }
 }
 
@@ -32,7 +32,7 @@ pub struct PageRequest<'a> {
 }
 
 /// A page of orders, oldest first, and the cursor of the next page when there may be one.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct OrdersPage {
     pub orders: Vec<Order>,
     pub next: Option<String>,

@@ -114,7 +114,7 @@ async fn spend_pow(
 }
 
 /// A fresh challenge for one join, as `GET …/challenge` shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ChallengeView {
     pub challenge: String,
     pub difficulty_bits: u8,

@@ -12,7 +12,7 @@ use crate::domain::inventory::{SaleState, TierCounts};
 use crate::store::EventRecord;
 
 /// An event as it is shown: the spec plus id, state and tier counts.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct EventView {
     pub id: Uuid,
     pub name: String,

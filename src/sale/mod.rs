@@ -213,6 +213,14 @@ impl Sale {
         self.registry.len()
     }
 
+    /// Sets this node's sale gauges again (every few seconds, so they show before anything
+    /// changes them): events owned here, long polls parked.
+    pub fn report_gauges(&self) {
+        metrics::gauge!("owned_events").set(self.registry.events().len() as f64);
+        metrics::gauge!("long_polls_parked")
+            .set(self.parked.load(std::sync::atomic::Ordering::Relaxed) as f64);
+    }
+
     /// Stops every inventory actor on this node (the node is shutting down).
     pub fn stop_actors(&self) {
         self.registry.stop_all();

@@ -214,6 +214,7 @@ fn drop_event(sale: &Sale, event: Uuid) {
         tracing::warn!(%event, "lost the event's lease: stopping this node's actor");
         sale.registry.stop(event);
     }
+    crate::telemetry::forget_event(event);
     report_owned(sale);
 }
 
@@ -273,6 +274,7 @@ pub async fn give_up_all(sale: &Sale) {
     };
     for event in sale.ownership.held() {
         sale.ownership.held.lock().remove(&event);
+        crate::telemetry::forget_event(event);
         let line = sale.room.store();
         // One retry: the first call may find the shared connection gone with the workers.
         if line.give_up(event, holder).await.is_err() {

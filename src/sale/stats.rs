@@ -10,7 +10,7 @@ use super::{Sale, SaleError};
 use crate::domain::inventory::{SaleState, TierCounts};
 
 /// An event's live numbers.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Stats {
     pub waiting: u64,
     pub admitted_total: u64,

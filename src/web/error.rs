@@ -50,11 +50,21 @@ pub enum ApiError {
     MethodNotAllowed(String, &'static str),
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// Every error under `/api/`: a stable code to act on, and a message for people.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorBody<'a> {
+    /// `bad_request`, `unauthorized`, `not_admitted`, `forbidden`, `not_found`,
+    /// `method_not_allowed`, `timeout`, `unavailable`, `sale_not_open`, `hold_expired`,
+    /// `too_large`, `unsupported_media_type`, `invalid`, `rate_limited`, `internal`,
+    /// `unavailable_backend`.
+    #[schema(value_type = String, example = "not_found")]
     error: &'a str,
+    #[schema(example = "no such event")]
     message: String,
+    /// With `409 unavailable`: the items that are not free.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>, nullable = false)]
     unavailable: Option<&'a [String]>,
 }
 

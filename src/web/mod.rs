@@ -16,6 +16,7 @@ pub mod forward;
 pub mod guard;
 pub mod health;
 pub mod json;
+pub mod openapi;
 pub mod pages;
 pub mod render;
 
@@ -165,6 +166,14 @@ pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
         .add(("Referrer-Policy", "same-origin"))
 }
 
+/// `GET /api/docs`: the API reference, a page of the static directory that renders
+/// `/api/v1/openapi.json` in the browser.
+async fn api_docs(state: State) -> Result<actix_files::NamedFile, ApiError> {
+    actix_files::NamedFile::open_async(state.settings.static_dir.join("api-docs.html"))
+        .await
+        .map_err(|_| ApiError::not_found("page"))
+}
+
 /// A resource that only reads: `GET` to `handler`, 405 for the rest.
 pub fn get_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
 where
@@ -221,6 +230,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(health::metrics))
                 .default_service(allow("GET")),
         )
+        .service(get_only("/api/docs", api_docs))
         .service(web::scope("/api/v1").configure(api::routes))
         .configure(pages::routes);
 }

@@ -11,6 +11,7 @@ mod edge;
 mod events;
 mod hardening;
 mod health;
+mod openapi;
 mod orders;
 mod outages;
 mod owners;

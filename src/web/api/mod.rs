@@ -9,7 +9,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, HttpMessage, HttpResponse};
 
 use super::error::ApiError;
-use super::{allow, fan_limits, forward, organizer_limits};
+use super::{allow, fan_limits, forward, get_only, openapi, organizer_limits};
 
 /// Registers the `/api/v1` routes. Routes are nested under `/events/{id}` so a request's
 /// path is matched against one pattern with a parameter and then static suffixes: actix's
@@ -111,6 +111,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .default_service(allow("GET, POST")),
         ),
     )
+    .service(get_only("/openapi.json", openapi::document))
     .service(
         web::scope("/orders/{id}")
             .service(

@@ -4,6 +4,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::domain::order::Order;
+use crate::sale::export::OrdersPage;
 use crate::sale::{self, export};
 use crate::web::error::ApiError;
 use crate::web::extract::{
@@ -12,17 +14,46 @@ use crate::web::extract::{
 use crate::web::{csv_download, State};
 
 /// Query of `GET /api/v1/events/{id}/orders`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// The cursor: the `next` of the previous page (an order id).
+    #[param(value_type = Option<String>, pattern = "^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$")]
     after: Option<String>,
+    /// Orders per page (100 when absent); with `format=csv`, at most this many orders.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
+    /// `json` (a page) or `csv` (every matching order, one row per item).
+    #[param(value_type = Option<ListFormat>)]
     format: Option<String>,
     /// Only orders whose name, email, order id or an item id contains this (any case).
+    #[param(max_length = 200)]
     q: Option<String>,
 }
 
-/// `GET /api/v1/events/{id}/orders`: a page of orders, oldest first, or every order as CSV.
+/// What the listing answers in.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // describes the `format` parameter
+pub enum ListFormat {
+    Json,
+    Csv,
+}
+
+/// An event's orders: a page of them, oldest first, or every matching order as CSV.
+#[utoipa::path(
+    get, path = "/api/v1/events/{id}/orders", tag = "organizer", operation_id = "listOrders",
+    params(("id" = Uuid, Path, description = "The event"), ListQuery),
+    security(("organizer" = [])),
+    responses(
+        (status = 200, description = "A page of orders, or the CSV",
+         content(
+            (OrdersPage = "application/json"),
+            (String = "text/csv", example = "order_id,status,created_at,name,email,item_id,tier,price_cents,order_total_cents"),
+         )),
+    )
+)]
 pub async fn list(
     _: Organizer,
     state: State,
@@ -33,9 +64,13 @@ pub async fn list(
     let query = query.into_inner();
     let after = match query.after.as_deref() {
         None | Some("") => None,
-        Some(cursor) => {
-            Some(Uuid::parse_str(cursor).map_err(|_| ApiError::bad_request("invalid cursor"))?)
-        }
+        // Only the spelling the API writes (`next`): one cursor, one spelling.
+        Some(cursor) => Some(
+            Uuid::parse_str(cursor)
+                .ok()
+                .filter(|id| id.to_string() == cursor)
+                .ok_or_else(|| ApiError::bad_request("invalid cursor"))?,
+        ),
     };
     let search = export::search_term(query.q.as_deref())?;
     match query.format.as_deref() {
@@ -59,8 +94,14 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(export::orders(&state.sale, event, page).await?))
 }
 
-/// `GET /api/v1/orders/{id}`: for the organizer, or the fan whose admission bought it (an
-/// expired admission still reads its own order: the confirmation outlives the shopping).
+/// One order: for the organizer, or the fan whose admission bought it (an expired admission
+/// still reads its own order: the confirmation outlives the shopping). `404` to anyone else.
+#[utoipa::path(
+    get, path = "/api/v1/orders/{id}", tag = "orders", operation_id = "getOrder",
+    params(("id" = Uuid, Path, description = "The order")),
+    security(("organizer" = []), ("admission" = []), ("admission_cookie" = [])),
+    responses((status = 200, description = "The order", body = Order))
+)]
 pub async fn get(
     _: Reader,
     req: HttpRequest,
@@ -80,7 +121,14 @@ pub async fn get(
     }
 }
 
-/// `POST /api/v1/orders/{id}/cancel`: frees the order's items; repeating it is harmless.
+/// Cancel an order: its places are free again and back in the buyer's allowance; repeating it
+/// is harmless.
+#[utoipa::path(
+    post, path = "/api/v1/orders/{id}/cancel", tag = "organizer", operation_id = "cancelOrder",
+    params(("id" = Uuid, Path, description = "The order")),
+    security(("organizer" = [])),
+    responses((status = 200, description = "The order, cancelled", body = Order))
+)]
 pub async fn cancel(
     _: Organizer,
     state: State,

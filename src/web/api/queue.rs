@@ -8,8 +8,10 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::room::line::Status;
+use crate::sale::admit::Fairness;
+use crate::sale::join::ChallengeView;
 use crate::sale::{self, join::PowSolution};
-use crate::web::error::ApiError;
+use crate::web::error::{ApiError, ErrorBody};
 use crate::web::extract::{
     clear_cookies, set_cookies, JoinRoute, Joiner, Reader, StatusRoute, Ticket,
 };
@@ -31,16 +33,21 @@ fn respond(
 }
 
 /// Body of a join: optional, with the solved challenge when the event demands one.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct JoinBody {
     pow: Option<SolutionBody>,
 }
 
-/// A solved proof-of-work challenge.
-#[derive(Deserialize)]
+/// A solved proof-of-work challenge: SHA-256(challenge ‖ nonce) begins with the challenge's
+/// `difficulty_bits` zero bits.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SolutionBody {
+    /// As `GET …/challenge` gave it.
     challenge: String,
+    /// 1–64 visible ASCII characters.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]+$")]
     nonce: String,
 }
 
@@ -52,7 +59,17 @@ impl JoinBody {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JoinBody::default());
         }
-        parse_object(bytes)
+        let body: JoinBody = parse_object(bytes)?;
+        // A malformed solution is refused even from a fan who needs none (their own ticket).
+        if let Some(pow) = &body.pow {
+            let n = pow.nonce.len();
+            if !(1..=64).contains(&n) || !pow.nonce.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ApiError::bad_request(
+                    "the nonce must be 1 to 64 visible ASCII characters",
+                ));
+            }
+        }
+        Ok(body)
     }
 
     fn solution(self) -> Option<PowSolution> {
@@ -63,7 +80,25 @@ impl JoinBody {
     }
 }
 
-/// `POST /api/v1/events/{id}/queue`: 201 with a new place, 200 with the caller's own.
+/// Join the line.
+///
+/// `201` with a new place; `200` when the caller already holds a valid ticket for this event
+/// (the same place, never a second one). The body is optional: the solved challenge, when the
+/// event asks for proof of work. Sets the ticket cookie.
+#[utoipa::path(
+    post, path = "/api/v1/events/{id}/queue", tag = "fans", operation_id = "joinQueue",
+    params(("id" = Uuid, Path, description = "The event")),
+    request_body(content = Option<JoinBody>, content_type = "application/json",
+        description = "Optional: the solved proof of work"),
+    security((), ("ticket" = []), ("ticket_cookie" = [])),
+    responses(
+        (status = 201, description = "A new place in line", body = Status,
+         links(("QueueStatus" = (operation_id = "queueStatus", parameters(("id" = "$request.path.id")))))),
+        (status = 200, description = "The caller's own place", body = Status),
+        (status = 409, description = "The sale has closed", body = ErrorBody),
+        (status = 422, description = "The proof of work was refused (the message says why)", body = ErrorBody),
+    )
+)]
 pub async fn join(
     joiner: Joiner,
     req: HttpRequest,
@@ -90,16 +125,24 @@ pub async fn join(
 }
 
 /// What a leave answers.
-#[derive(serde::Serialize)]
-struct LeaveAnswer {
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct LeaveAnswer {
     /// True when the fan was in the line (false: their turn had come and gone).
     left: bool,
     join_number: u64,
 }
 
-/// `DELETE /api/v1/events/{id}/queue`: the caller leaves the line (their ticket's place is
-/// skipped, an admission is given back); the fan's cookies are removed. Leaving twice is
-/// harmless.
+/// Leave the line.
+///
+/// A waiting fan's place is skipped when its turn comes and stops counting as waiting at once;
+/// an admitted fan gives the admission back. The ticket and admission cookies are removed.
+/// Leaving twice is harmless.
+#[utoipa::path(
+    delete, path = "/api/v1/events/{id}/queue", tag = "fans", operation_id = "leaveQueue",
+    params(("id" = Uuid, Path, description = "The event")),
+    security(("ticket" = []), ("ticket_cookie" = [])),
+    responses((status = 200, description = "Out of the line", body = LeaveAnswer))
+)]
 pub async fn leave(
     ticket: Ticket<JoinRoute>,
     req: HttpRequest,
@@ -116,15 +159,27 @@ pub async fn leave(
         }))
 }
 
-/// Query of `GET …/queue`: `wait`, seconds a long poll may wait for a change (0–30).
-#[derive(Deserialize)]
+/// Query of `GET …/queue`.
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StatusQuery {
+    /// Seconds a long poll may wait for a change near the front (0–30).
+    #[param(minimum = 0, maximum = 30)]
     wait: Option<u64>,
 }
 
-/// `GET /api/v1/events/{id}/queue[?wait=N]`: the caller's status (with an admission once
-/// admitted); with `wait`, near the front, held until it changes or N seconds pass.
+/// The caller's place in line.
+///
+/// Once admitted the answer carries the admission (and sets its cookie). `poll_after_ms` says
+/// when to ask again; `0` means near the front: ask with `?wait=N`, and the answer comes the
+/// moment the state changes, or after N seconds.
+#[utoipa::path(
+    get, path = "/api/v1/events/{id}/queue", tag = "fans", operation_id = "queueStatus",
+    params(("id" = Uuid, Path, description = "The event"), StatusQuery),
+    security(("ticket" = []), ("ticket_cookie" = [])),
+    responses((status = 200, description = "The caller's status", body = Status))
+)]
 pub async fn status(
     ticket: Ticket<StatusRoute>,
     req: HttpRequest,
@@ -168,7 +223,13 @@ pub async fn status(
     ))
 }
 
-/// `GET /api/v1/events/{id}/challenge`: a fresh proof-of-work challenge for one join.
+/// A fresh proof-of-work challenge, good for one join on any node until it expires
+/// (`difficulty_bits` 0 when the event asks none).
+#[utoipa::path(
+    get, path = "/api/v1/events/{id}/challenge", tag = "fans", operation_id = "getChallenge",
+    params(("id" = Uuid, Path, description = "The event")),
+    responses((status = 200, description = "A challenge", body = ChallengeView))
+)]
 pub async fn challenge(
     _: Reader,
     state: State,
@@ -180,7 +241,16 @@ pub async fn challenge(
         .json(challenge))
 }
 
-/// `GET /api/v1/events/{id}/fairness`: the pre-queue draw, published once the line opened.
+/// The pre-queue draw, published once the line opened: anyone can recompute the order from
+/// the seed.
+#[utoipa::path(
+    get, path = "/api/v1/events/{id}/fairness", tag = "fans", operation_id = "getFairness",
+    params(("id" = Uuid, Path, description = "The event")),
+    responses(
+        (status = 200, description = "The draw", body = Fairness),
+        (status = 409, description = "The line has not opened yet", body = ErrorBody),
+    )
+)]
 pub async fn fairness(
     _: Reader,
     state: State,

@@ -7,10 +7,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::event::MAX_PER_ORDER_CEILING;
+use crate::domain::inventory::HoldView;
 use crate::domain::inventory::{HoldRequest, SeatStatus, TierCounts};
 use crate::domain::order::Buyer;
+use crate::domain::order::Order;
 use crate::sale;
-use crate::web::error::ApiError;
+use crate::web::error::{ApiError, ErrorBody};
 use crate::web::extract::{Admitted, HoldRoute, OrderRoute, StatusRoute};
 use crate::web::json::JsonObject;
 use crate::web::State;
@@ -18,24 +20,35 @@ use crate::web::State;
 /// Longest accepted `Idempotency-Key`.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
 
-#[derive(Serialize)]
-struct SeatsView {
+/// Every reserved seat's status, and the tiers' counts.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SeatsView {
     seats: Vec<SeatStatus>,
     tiers: Vec<TierCounts>,
 }
 
-/// `GET /api/v1/events/{id}/seats`
+/// The seat map: every reserved seat with its status, and the tiers' counts.
+#[utoipa::path(
+    get, path = "/api/v1/events/{id}/seats", tag = "shop", operation_id = "getSeats",
+    params(("id" = Uuid, Path, description = "The event")),
+    security(("admission" = []), ("admission_cookie" = [])),
+    responses((status = 200, description = "The seat map", body = SeatsView))
+)]
 pub async fn seats(fan: Admitted<StatusRoute>, state: State) -> Result<HttpResponse, ApiError> {
     let (seats, tiers) = sale::hold::seat_map(&state.sale, fan.event).await?;
     Ok(HttpResponse::Ok().json(SeatsView { seats, tiers }))
 }
 
-/// Body of `POST …/holds`: seats by id, or a quantity of a GA tier.
-#[derive(Deserialize)]
+/// Body of `POST …/holds`: either `seats` (ids), or `tier` and `quantity` (general admission).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HoldBody {
+    /// Seats by id (`A-3-17`), all or nothing.
+    #[schema(max_items = 100)]
     seats: Option<Vec<String>>,
+    /// A general-admission tier's id.
     tier: Option<String>,
+    /// How many places of `tier`.
     quantity: Option<i64>,
 }
 
@@ -62,7 +75,25 @@ impl HoldBody {
     }
 }
 
-/// `POST /api/v1/events/{id}/holds`
+/// Hold places for `hold_ttl_secs`: seats by id, or a quantity of a GA tier. All or nothing.
+/// One admission holds and buys at most `max_per_order` places in all.
+#[utoipa::path(
+    post, path = "/api/v1/events/{id}/holds", tag = "shop", operation_id = "createHold",
+    params(("id" = Uuid, Path, description = "The event")),
+    request_body(content = HoldBody, content_type = "application/json"),
+    security(("admission" = []), ("admission_cookie" = [])),
+    responses(
+        (status = 201, description = "Held", body = HoldView,
+         links(
+            ("PlaceOrder" = (operation_id = "placeOrder", parameters(
+                ("id" = "$request.path.id"), ("hold_id" = "$response.body#/hold_id")))),
+            ("ReleaseHold" = (operation_id = "releaseHold", parameters(
+                ("id" = "$request.path.id"), ("hold_id" = "$response.body#/hold_id")))),
+         )),
+        (status = 409, description = "Some places are not free (`unavailable` lists them), or the sale is not open", body = ErrorBody),
+        (status = 422, description = "Against a rule: over `max_per_order`, an unknown seat or tier, a quantity below 1", body = ErrorBody),
+    )
+)]
 pub async fn hold(
     fan: Admitted<HoldRoute>,
     state: State,
@@ -73,7 +104,16 @@ pub async fn hold(
     Ok(HttpResponse::Created().json(view))
 }
 
-/// `DELETE /api/v1/events/{id}/holds/{hold_id}`
+/// Release a hold: its places are free at once.
+#[utoipa::path(
+    delete, path = "/api/v1/events/{id}/holds/{hold_id}", tag = "shop", operation_id = "releaseHold",
+    params(("id" = Uuid, Path, description = "The event"), ("hold_id" = Uuid, Path, description = "The hold")),
+    security(("admission" = []), ("admission_cookie" = [])),
+    responses(
+        (status = 204, description = "Released"),
+        (status = 410, description = "The hold ran out (its places are free again)", body = ErrorBody),
+    )
+)]
 pub async fn release(
     fan: Admitted<HoldRoute>,
     state: State,
@@ -84,11 +124,13 @@ pub async fn release(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Body of `POST …/holds/{hold_id}/order`.
-#[derive(Deserialize)]
+/// Body of `POST …/holds/{hold_id}/order`: the buyer.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderBody {
+    #[schema(example = "Ada Lovelace")]
     name: String,
+    #[schema(example = "ada@example.com")]
     email: String,
 }
 
@@ -111,7 +153,31 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
     Ok(String::from_utf8_lossy(bytes).into_owned())
 }
 
-/// `POST /api/v1/events/{id}/holds/{hold_id}/order`
+/// Order a hold.
+///
+/// `201` means the order is committed. The same `Idempotency-Key` with the same body again
+/// answers `200` with the same order, however often and from however many connections; the
+/// same key with another body is `422`.
+#[utoipa::path(
+    post, path = "/api/v1/events/{id}/holds/{hold_id}/order", tag = "shop", operation_id = "placeOrder",
+    params(
+        ("id" = Uuid, Path, description = "The event"),
+        ("hold_id" = Uuid, Path, description = "The hold"),
+        ("Idempotency-Key" = String, Header, description = "1–128 visible ASCII characters, chosen by the client: one key, one order",
+         min_length = 1, max_length = 128, pattern = "^[!-~]+$"),
+    ),
+    request_body(content = OrderBody, content_type = "application/json"),
+    security(("admission" = []), ("admission_cookie" = [])),
+    responses(
+        (status = 201, description = "Committed", body = Order,
+         headers(("Location" = String, description = "The order's address")),
+         links(("GetOrder" = (operation_id = "getOrder", parameters(("id" = "$response.body#/order_id")))))),
+        (status = 200, description = "The key's order, again", body = Order),
+        (status = 409, description = "The sale is not open", body = ErrorBody),
+        (status = 410, description = "The hold ran out (its places are free again)", body = ErrorBody),
+        (status = 422, description = "Against a rule: a bad name or email, the key used for another body", body = ErrorBody),
+    )
+)]
 pub async fn order(
     fan: Admitted<OrderRoute>,
     req: HttpRequest,
