@@ -187,10 +187,15 @@ impl Application {
         actix_web::rt::spawn(sale::owner::keep_leases(sale.clone(), shutdown.signal()));
         let app_state = state.clone();
         let static_dir = settings.static_dir.clone();
+        web::compress::hash_assets(&static_dir);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
                 .wrap(from_fn(web::canonical::canonical_ids))
+                // Bodies under a kilobyte go out as they are; the rest in brotli or gzip.
+                .wrap(from_fn(web::compress::mark_small))
+                .wrap(actix_web::middleware::Compress::default())
+                .wrap(from_fn(web::compress::unmark_small))
                 .wrap(from_fn(web::guard::guard))
                 .wrap(from_fn(telemetry::record_request))
                 .wrap(TracingLogger::default())

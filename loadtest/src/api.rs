@@ -54,6 +54,9 @@ pub struct EventView {
     #[serde(default)]
     pub pow_difficulty_bits: u8,
     pub tiers: Vec<TierView>,
+    /// Reserved seating blocks, in order (the seat map's layout).
+    #[serde(default)]
+    pub seating: Vec<crate::seats::Block>,
 }
 
 impl EventView {

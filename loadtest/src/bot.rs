@@ -183,7 +183,7 @@ fn hoard_body(run: &Run) -> serde_json::Value {
         crate::run::Shop::Tiers(tiers) => {
             serde_json::json!({"tier": tiers.first().cloned().unwrap_or_default(), "quantity": run.max_per_order})
         }
-        crate::run::Shop::Seats => serde_json::json!({"seats": ["A-1-1"]}),
+        crate::run::Shop::Seats { .. } => serde_json::json!({"seats": ["A-1-1"]}),
     }
 }
 

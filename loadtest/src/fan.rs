@@ -19,6 +19,7 @@ use serde::Deserialize;
 use crate::audit::{Item, SeenOrder};
 use crate::http::Call;
 use crate::run::{fan_address, FanRecord, Outcome, Run, Shop};
+use crate::seats;
 use floodgate_pow as pow;
 
 /// Poll interval bounds of the waiting-room page, and its per-place step.
@@ -116,18 +117,6 @@ struct OrderAnswer {
     items: Vec<Item>,
 }
 
-#[derive(Deserialize)]
-struct SeatMap {
-    seats: Vec<SeatView>,
-}
-
-#[derive(Deserialize)]
-struct SeatView {
-    id: String,
-    tier: String,
-    status: String,
-}
-
 /// One fan's state between transactions.
 #[derive(Clone)]
 struct Visit {
@@ -143,6 +132,10 @@ struct Visit {
     /// The visit ended (record filed) before shopping.
     over: bool,
     seed: u64,
+    /// At a seated event: whether this fan asks for the best available.
+    best: Option<bool>,
+    /// At a seated event with a stale map: the seats' states the page got on arrival.
+    states: Option<Vec<u8>>,
 }
 
 fn path(run: &Run, rest: &str) -> String {
@@ -243,6 +236,8 @@ async fn join(user: &mut GooseUser, run: &Run) -> TransactionResult {
                     poll_after_ms: status.poll_after_ms,
                     over: false,
                     seed: rng.random(),
+                    best: None,
+                    states: None,
                 };
                 if let Some(admission) = status.admission.clone() {
                     visit.record.learned_after = status.heard_late_secs();
@@ -387,35 +382,82 @@ fn hold_body(tiers: &[String], quantity: u32, rng: &mut StdRng) -> serde_json::V
     serde_json::json!({"tier": tier, "quantity": quantity})
 }
 
-/// Picks `quantity` free seats of one tier from the seat map, or fewer if none has that many.
-async fn pick_seats(
-    user: &mut GooseUser,
-    run: &Run,
-    visit: &Visit,
-    quantity: u32,
-    rng: &mut StdRng,
-) -> Option<serde_json::Value> {
-    let answer = Call::new("seats", GooseMethod::Get, path(run, "/seats"))
+/// The seats' states as the shop page fetches them (`None`: no usable answer).
+async fn seat_states(user: &mut GooseUser, run: &Run, visit: &Visit) -> Option<Vec<u8>> {
+    let answer = Call::new("availability", GooseMethod::Get, path(run, "/availability"))
         .sent_from(visit.address.as_deref())
         .bearer(visit.admission.as_deref())
         .send(user, run)
         .await;
-    let map: SeatMap = answer.json()?;
-    let free: Vec<&SeatView> = map.seats.iter().filter(|s| s.status == "free").collect();
-    if free.is_empty() {
-        return Some(serde_json::json!({"seats": []}));
+    answer.json::<seats::Availability>()?.decode()
+}
+
+/// What a fan at a seated event asks to hold, and whether it is the best available: the best
+/// available (decided once per fan), or seats picked on the map after looking at it a while,
+/// from the states the page shows (`None`: no usable states, try again later).
+async fn seat_request(
+    user: &mut GooseUser,
+    run: &Run,
+    visit: &mut Visit,
+    quantity: u32,
+    rng: &mut StdRng,
+) -> Option<(serde_json::Value, bool)> {
+    let Shop::Seats {
+        blocks,
+        mode,
+        best_share,
+        think_secs,
+    } = &run.shop
+    else {
+        return None;
+    };
+    let best = *visit
+        .best
+        .get_or_insert_with(|| rng.random_bool(*best_share));
+    if best {
+        let body = serde_json::json!({"best_available": {"quantity": quantity, "together": true}});
+        return Some((body, true));
     }
-    let tier = &free[rng.random_range(0..free.len())].tier;
-    let mut same: Vec<&str> = free
-        .iter()
-        .filter(|s| &s.tier == tier)
-        .map(|s| s.id.as_str())
-        .collect();
-    for i in (1..same.len()).rev() {
-        same.swap(i, rng.random_range(0..=i));
+    let think = think_secs * rng.random_range(0.5..1.5);
+    let states = match mode {
+        seats::MapMode::Live => {
+            // The page refreshes every few seconds: the view the fan clicks on is the last
+            // refresh, up to one interval old.
+            let age = rng.random_range(0.0..seats::REFRESH_SECS).min(think);
+            run.sleep(Duration::from_secs_f64(think - age)).await;
+            let states = seat_states(user, run, visit).await?;
+            run.sleep(Duration::from_secs_f64(age)).await;
+            states
+        }
+        seats::MapMode::Stale => {
+            if visit.states.is_none() {
+                visit.states = Some(seat_states(user, run, visit).await?);
+            }
+            run.sleep(Duration::from_secs_f64(think)).await;
+            visit.states.clone()?
+        }
+    };
+    let mut picked = seats::pick(blocks, &states, quantity as usize, rng);
+    if *mode == seats::MapMode::Live {
+        // The page looks once more before holding: seats taken since its last refresh are
+        // dropped, and the fan, after a glance, picks again from the fresh view.
+        for _ in 0..3 {
+            let fresh = seat_states(user, run, visit).await?;
+            let lost = picked
+                .iter()
+                .any(|id| seats::seat_index(blocks, id).is_none_or(|i| fresh[i] != 0));
+            if !lost {
+                break;
+            }
+            run.seats
+                .caught
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            run.sleep(Duration::from_secs_f64(rng.random_range(0.5..1.5)))
+                .await;
+            picked = seats::pick(blocks, &fresh, quantity as usize, rng);
+        }
     }
-    same.truncate(quantity as usize);
-    Some(serde_json::json!({"seats": same}))
+    Some((serde_json::json!({"seats": picked}), false))
 }
 
 async fn shop(user: &mut GooseUser, run: &Run) -> TransactionResult {
@@ -431,7 +473,7 @@ async fn shop(user: &mut GooseUser, run: &Run) -> TransactionResult {
     let admission = visit.admission.clone().unwrap_or_default();
     let mut tiers = match &run.shop {
         Shop::Tiers(tiers) => tiers.clone(),
-        Shop::Seats => Vec::new(),
+        Shop::Seats { .. } => Vec::new(),
     };
     // Hold, then order; a hold that died with its node (410) is held again.
     'shop: for round in 0..HOLD_ROUNDS {
@@ -445,15 +487,17 @@ async fn shop(user: &mut GooseUser, run: &Run) -> TransactionResult {
                 visit.record.detail = Some("gave up holding".into());
                 break;
             }
-            let body = match &run.shop {
-                Shop::Tiers(_) => hold_body(&tiers, quantity, &mut rng),
-                Shop::Seats => match pick_seats(user, run, &visit, quantity, &mut rng).await {
-                    Some(body) => body,
-                    None => {
-                        run.sleep(NO_ANSWER_WAIT).await;
-                        continue;
+            let (body, best) = match &run.shop {
+                Shop::Tiers(_) => (hold_body(&tiers, quantity, &mut rng), false),
+                Shop::Seats { .. } => {
+                    match seat_request(user, run, &mut visit, quantity, &mut rng).await {
+                        Some(ask) => ask,
+                        None => {
+                            run.sleep(NO_ANSWER_WAIT).await;
+                            continue;
+                        }
                     }
-                },
+                }
             };
             if body["seats"].as_array().is_some_and(|s| s.is_empty()) {
                 visit.record.outcome = Outcome::SoldOut;
@@ -465,6 +509,9 @@ async fn shop(user: &mut GooseUser, run: &Run) -> TransactionResult {
                 .json(body.clone())
                 .send(user, run)
                 .await;
+            if matches!(run.shop, Shop::Seats { .. }) && matches!(answer.status, Some(201 | 409)) {
+                run.seats.count(best, answer.status == Some(409));
+            }
             match (answer.status, answer.error_code().as_str()) {
                 (Some(201), _) => match answer.json::<HoldAnswer>() {
                     Some(hold) => hold_id = Some(hold.hold_id),
@@ -475,6 +522,20 @@ async fn shop(user: &mut GooseUser, run: &Run) -> TransactionResult {
                     }
                 },
                 (Some(409), "unavailable") => {
+                    // A stale page marks the seats it was told are taken.
+                    if let (Shop::Seats { blocks, .. }, Some(states)) =
+                        (&run.shop, &mut visit.states)
+                    {
+                        for id in answer.unavailable() {
+                            if let Some(i) = seats::seat_index(blocks, &id) {
+                                states[i] = 1;
+                            }
+                        }
+                    }
+                    if !best && body["seats"].is_array() {
+                        // Another pick on the map, the same number of seats.
+                        continue;
+                    }
                     // Fewer places, then another tier, as a fan at the picker would.
                     if quantity > 1 {
                         quantity = 1;

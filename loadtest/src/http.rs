@@ -36,6 +36,20 @@ impl Answer {
             .unwrap_or_default()
     }
 
+    /// The item ids a `409 unavailable` names as taken.
+    pub fn unavailable(&self) -> Vec<String> {
+        serde_json::from_str::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| {
+                v["unavailable"].as_array().map(|ids| {
+                    ids.iter()
+                        .filter_map(|id| id.as_str().map(str::to_owned))
+                        .collect()
+                })
+            })
+            .unwrap_or_default()
+    }
+
     /// How long a well-behaved client waits before retrying.
     pub fn retry_after(&self) -> Duration {
         self.retry_after.unwrap_or(DEFAULT_RETRY_AFTER)

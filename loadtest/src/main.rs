@@ -22,6 +22,7 @@ mod monitor;
 mod record;
 mod report;
 mod run;
+mod seats;
 mod server_metrics;
 
 use std::path::PathBuf;
@@ -53,6 +54,9 @@ enum Profile {
     Small,
     /// The on-sale the README reports: 50,000 fans, 5,000 bots, 20,000 items.
     Full,
+    /// An arena of 20,000 reserved seats (ten sections of 40 rows × 50): 8,000 fans pick
+    /// seats on the map or ask for the best available.
+    Arena,
 }
 
 /// A profile's values for the flags not given.
@@ -112,6 +116,23 @@ impl Profile {
             },
             // 5 % in the pre-queue take about a third of the places; later arrivals buy the
             // rest over about a minute of admissions, long enough to judge FIFO among them.
+            // About as many places asked for as there are seats, in a couple of minutes.
+            Profile::Arena => Defaults {
+                fans: 8_000,
+                bots: 200,
+                items: 20_000,
+                arrival: Pattern::Opening,
+                arrival_secs: 20.0,
+                prequeue_secs: 0.0,
+                prequeue_share: 0.0,
+                tickets_per_fan: 4,
+                admission_rate: 6000,
+                max_active: 1500,
+                pow_bits: 0,
+                bot_requests: 20,
+                bot_pause_ms: 500,
+                max_secs: 300,
+            },
             Profile::Full => Defaults {
                 fans: 50_000,
                 bots: 5_000,
@@ -157,6 +178,19 @@ struct Args {
     /// Rehearse an existing event instead of creating one.
     #[arg(long)]
     event: Option<String>,
+    /// Create an arena of reserved seats (ten sections of 40 rows × 50) instead of a GA tier
+    /// (the `arena` profile's default).
+    #[arg(long)]
+    arena: bool,
+    /// At a seated event: whether fans' seat maps refresh (live) or not (stale).
+    #[arg(long, value_enum, default_value = "live")]
+    seat_map: seats::MapMode,
+    /// At a seated event: share of fans who ask for the best available seats (0–1).
+    #[arg(long, default_value_t = 0.25)]
+    best_available_share: f64,
+    /// At a seated event: mean seconds a fan looks at the map before picking.
+    #[arg(long, default_value_t = 4.0)]
+    think_secs: f64,
     /// Where report.json, report.html and goose-report.html go.
     #[arg(long, default_value = "loadtest-report")]
     report: PathBuf,
@@ -319,8 +353,30 @@ impl Args {
 }
 
 /// The event the organizer creates for a rehearsal.
-fn event_spec(s: &Settings, opens_at: Option<chrono::DateTime<chrono::Utc>>) -> serde_json::Value {
+fn event_spec(
+    s: &Settings,
+    opens_at: Option<chrono::DateTime<chrono::Utc>>,
+    arena: bool,
+) -> serde_json::Value {
     let now = chrono::Utc::now();
+    let (tiers, seating) = if arena {
+        let blocks: Vec<serde_json::Value> = (b'A'..=b'J')
+            .enumerate()
+            .map(|(i, s)| {
+                serde_json::json!({
+                    "section": (s as char).to_string(), "rows": 40, "seats_per_row": 50,
+                    "tier": if i < 4 { "lower" } else { "upper" },
+                    "price_cents": if i < 4 { 12000 } else { 6500 },
+                })
+            })
+            .collect();
+        (serde_json::json!([]), serde_json::Value::Array(blocks))
+    } else {
+        (
+            serde_json::json!([{"id": "floor", "name": "Floor (standing)", "price_cents": 5900, "capacity": s.items}]),
+            serde_json::json!([]),
+        )
+    };
     serde_json::json!({
         "name": format!("Load test {}", now.format("%Y-%m-%d %H:%M:%S")),
         "venue": "Rehearsal Hall",
@@ -334,12 +390,13 @@ fn event_spec(s: &Settings, opens_at: Option<chrono::DateTime<chrono::Utc>>) -> 
             "admission_ttl_secs": 300,
         },
         "pow_difficulty_bits": s.pow_bits,
-        "tiers": [{"id": "floor", "name": "Floor (standing)", "price_cents": 5900, "capacity": s.items}],
+        "tiers": tiers,
+        "seating": seating,
     })
 }
 
 /// What fans can buy at this event.
-fn shop_of(event: &EventView) -> Result<Shop> {
+fn shop_of(event: &EventView, args: &Args) -> Result<Shop> {
     let ga: Vec<String> = event
         .tiers
         .iter()
@@ -350,7 +407,12 @@ fn shop_of(event: &EventView) -> Result<Shop> {
         return Ok(Shop::Tiers(ga));
     }
     if event.tiers.iter().any(|t| t.seated) {
-        return Ok(Shop::Seats);
+        return Ok(Shop::Seats {
+            blocks: event.seating.clone(),
+            mode: args.seat_map,
+            best_share: args.best_available_share.clamp(0.0, 1.0),
+            think_secs: args.think_secs.max(0.0),
+        });
     }
     bail!("event {} has nothing to sell", event.id)
 }
@@ -433,14 +495,18 @@ async fn rehearse(args: Args) -> Result<Summary> {
                     + chrono::Duration::from_std(opening - Instant::now()).unwrap_or_default()
             });
             organizer
-                .create_event(&event_spec(&settings, opens_at))
+                .create_event(&event_spec(
+                    &settings,
+                    opens_at,
+                    args.arena || settings.profile == Profile::Arena,
+                ))
                 .await?
         }
     };
     if matches!(event.state.as_str(), "closed" | "sold_out") {
         bail!("event {} is {}: nothing to rehearse", event.id, event.state);
     }
-    let shop = shop_of(&event)?;
+    let shop = shop_of(&event, &args)?;
     let window = Duration::from_secs_f64(
         ((settings.max_secs as f64 + lead.as_secs_f64()) / 150.0).clamp(1.0, 10.0),
     );
@@ -473,6 +539,7 @@ async fn rehearse(args: Args) -> Result<Summary> {
         fans: Mutex::new(Vec::new()),
         seen_orders: Mutex::new(Vec::new()),
         bots: Mutex::new(Default::default()),
+        seats: Default::default(),
     });
     eprintln!(
         "event {} ({}): {} fans, {} bots, {} items, arrival {:?}, admission {}/min, proof of work {} bits; opening in {:.1} s",
@@ -675,6 +742,10 @@ async fn rehearse(args: Args) -> Result<Summary> {
         server_latency,
         chart_window_secs: window.as_secs_f64(),
         samples,
+        seats: match &run.shop {
+            Shop::Seats { mode, .. } => Some(run.seats.figures(Some(*mode))),
+            Shop::Tiers(_) => None,
+        },
         failures,
         notes,
     })

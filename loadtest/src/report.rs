@@ -187,6 +187,8 @@ pub struct Summary {
     pub server_latency: Vec<ServerLatency>,
     pub chart_window_secs: f64,
     pub samples: Vec<Sample>,
+    /// At a seated event: seat holds from the map and best available, and their 409s.
+    pub seats: Option<crate::seats::SeatFigures>,
     /// Why the run failed; empty when it passed.
     pub failures: Vec<String>,
     /// Noteworthy things that are not failures.
@@ -304,6 +306,24 @@ impl Summary {
                 .map_or("—".into(), |v| format!("{v:.1}"))
         );
         let _ = writeln!(out, "join → order:     {}", j(&f.join_to_order));
+        if let Some(s) = &self.seats {
+            let _ = writeln!(
+                out,
+                "seat holds ({} map): from the map {}, answered 409 {} ({}); best available {}, answered 409 {}; picks the page found taken before holding {}",
+                match s.mode {
+                    Some(crate::seats::MapMode::Live) => "live",
+                    Some(crate::seats::MapMode::Stale) => "stale",
+                    None => "—",
+                },
+                s.map_holds,
+                s.map_conflicts,
+                s.map_conflict_share
+                    .map_or("—".into(), |v| format!("{:.1}%", v * 100.0)),
+                s.best_holds,
+                s.best_conflicts,
+                s.caught_before_holding
+            );
+        }
         let b = &self.bots;
         let _ = writeln!(
             out,

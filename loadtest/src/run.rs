@@ -106,8 +106,16 @@ impl BotTally {
 pub enum Shop {
     /// General-admission tiers with places: `{"tier", "quantity"}`.
     Tiers(Vec<String>),
-    /// Reserved seating only: pick free seats from the seat map.
-    Seats,
+    /// Reserved seating only: pick free seats from the seat map, or ask for the best
+    /// available.
+    Seats {
+        blocks: Vec<crate::seats::Block>,
+        mode: crate::seats::MapMode,
+        /// Share of fans who ask for the best available.
+        best_share: f64,
+        /// Mean seconds a fan looks at the map before picking.
+        think_secs: f64,
+    },
 }
 
 /// Numbers the progress bar shows while the run goes on.
@@ -166,6 +174,7 @@ pub struct Run {
     pub fans: Mutex<Vec<FanRecord>>,
     pub seen_orders: Mutex<Vec<SeenOrder>>,
     pub bots: Mutex<BotTally>,
+    pub seats: crate::seats::SeatTally,
 }
 
 impl Run {

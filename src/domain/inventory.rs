@@ -20,6 +20,7 @@ use uuid::Uuid;
 use super::event::{EventSpec, GaTier, SeatingBlock};
 use super::item::ItemId;
 use super::order::{Buyer, CommitOutcome, Item, NewOrder, Order, OrderStatus, Settled};
+use super::seatmap::Availability;
 
 /// How long an expired hold is remembered, so ordering it answers 410 rather than 404.
 pub const EXPIRED_HOLD_MEMORY_SECS: i64 = 3_600;
@@ -157,6 +158,14 @@ pub enum HoldRequest {
     Items(Vec<String>),
     /// Any `quantity` places of a GA tier.
     Quantity { tier: String, quantity: i64 },
+    /// The best `quantity` free seats (of `tier`, if given): blocks in the event's order, rows
+    /// from the first, seats from the middle of a row out; side by side in one row when
+    /// `together`.
+    Best {
+        quantity: i64,
+        tier: Option<String>,
+        together: bool,
+    },
 }
 
 /// Why the shop refused a call (mapped to the contract's statuses by the web layer).
@@ -435,6 +444,10 @@ pub struct Inventory {
     /// before then lived in another inventory (a node that stopped serving the event) and is
     /// gone, its places free again.
     serving_since: Option<DateTime<Utc>>,
+    /// Goes up with every change of a place's state (and of the layout); random at start.
+    version: u64,
+    /// The seat map's states as last encoded, for the version they were encoded at.
+    availability: Option<Arc<Availability>>,
 }
 
 /// A new hold's id: time-ordered (UUID v7) at `now`, so an inventory can tell a hold made
@@ -455,6 +468,12 @@ fn hold_made_at(hold_id: Uuid) -> Option<DateTime<Utc>> {
 }
 
 impl Inventory {
+    /// Sets one place's state (every change goes through here, so the version counts it).
+    fn set_slot(&mut self, slot: SlotRef, state: Slot) {
+        self.groups[slot.group].set(slot.index, state);
+        self.version += 1;
+    }
+
     /// A fresh inventory for a valid spec: everything free.
     pub fn new(event_id: Uuid, spec: EventSpec, paused: bool) -> Inventory {
         let mut inventory = Inventory {
@@ -473,6 +492,11 @@ impl Inventory {
             confirmed_orders: 0,
             revenue_cents: 0,
             serving_since: None,
+            // Starts at a random multiple of 2^20 (below 2^53: exact in JSON): a version names
+            // the states of this inventory, not those of another actor for the event (after a
+            // takeover).
+            version: u64::from(rand::random::<u32>()) << 20,
+            availability: None,
         };
         inventory.add_groups(&spec);
         inventory
@@ -507,7 +531,7 @@ impl Inventory {
                 order.items.len() as u32;
             for item in &order.items {
                 if let Some(slot) = self.locate_id(&item.id) {
-                    self.groups[slot.group].set(slot.index, Slot::Sold(order.order_id));
+                    self.set_slot(slot, Slot::Sold(order.order_id));
                 }
             }
             self.keys.insert(
@@ -615,6 +639,11 @@ impl Inventory {
             HoldRequest::Quantity { tier, quantity } => {
                 self.resolve_quantity(tier, *quantity, max)?
             }
+            HoldRequest::Best {
+                quantity,
+                tier,
+                together,
+            } => self.resolve_best(*quantity, tier.as_deref(), *together, max)?,
         };
         let already = self.session_items.get(session).copied().unwrap_or(0);
         if already as usize + slots.len() > max as usize {
@@ -624,7 +653,7 @@ impl Inventory {
         }
         let hold_id = new_hold_id(now);
         for slot in &slots {
-            self.groups[slot.group].set(slot.index, Slot::Held(hold_id));
+            self.set_slot(*slot, Slot::Held(hold_id));
         }
         *self.session_items.entry(session.to_string()).or_insert(0) += slots.len() as u32;
         let expires_at = now + Duration::seconds(i64::from(self.spec.hold_ttl_secs));
@@ -729,6 +758,106 @@ impl Inventory {
             .collect())
     }
 
+    /// The best free seats for a request (see [`HoldRequest::Best`]), all of them or none.
+    fn resolve_best(
+        &self,
+        quantity: i64,
+        tier: Option<&str>,
+        together: bool,
+        max: u32,
+    ) -> Result<Vec<SlotRef>, ShopError> {
+        if quantity <= 0 {
+            return Err(ShopError::Invalid("quantity must be at least 1".into()));
+        }
+        if quantity > i64::from(max) {
+            return Err(ShopError::Invalid(format!(
+                "at most {max} places per order"
+            )));
+        }
+        let quantity = quantity as usize;
+        let blocks: Vec<(usize, usize, usize)> = self
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| tier.is_none_or(|t| g.tier == t))
+            .filter_map(|(group, g)| match g.kind {
+                GroupKind::Seats {
+                    rows,
+                    seats_per_row,
+                    ..
+                } => Some((group, rows as usize, seats_per_row as usize)),
+                GroupKind::Ga { .. } => None,
+            })
+            .collect();
+        if blocks.is_empty() {
+            let ga = tier.is_some_and(|t| self.ga_tiers.contains_key(t));
+            return Err(ShopError::Invalid(match (tier, ga) {
+                (Some(t), true) => format!("tier {t:?} is general admission: ask a quantity"),
+                (Some(t), false) => format!(
+                    "unknown seated tier {:?}",
+                    t.chars().take(40).collect::<String>()
+                ),
+                (None, _) => "this event has no reserved seats".into(),
+            }));
+        }
+        let mut picked = Vec::with_capacity(quantity);
+        for (group, rows, per_row) in blocks {
+            let slots = &self.groups[group].slots;
+            for row in 0..rows {
+                let seats = &slots[row * per_row..(row + 1) * per_row];
+                if together {
+                    let free: Vec<bool> = seats.iter().map(|s| *s == Slot::Free).collect();
+                    if let Some(start) = super::seatmap::best_run(&free, quantity) {
+                        return Ok((start..start + quantity)
+                            .map(|seat| SlotRef {
+                                group,
+                                index: row * per_row + seat,
+                            })
+                            .collect());
+                    }
+                    continue;
+                }
+                for seat in super::seatmap::middle_out(per_row) {
+                    if seats[seat] == Slot::Free {
+                        picked.push(SlotRef {
+                            group,
+                            index: row * per_row + seat,
+                        });
+                        if picked.len() == quantity {
+                            return Ok(picked);
+                        }
+                    }
+                }
+            }
+        }
+        Err(ShopError::Unavailable(Vec::new()))
+    }
+
+    /// The seats' states, encoded for fans' pages (re-encoded only when something changed).
+    pub fn availability(&mut self) -> Arc<Availability> {
+        if let Some(cached) = &self.availability {
+            if cached.version == self.version {
+                return cached.clone();
+            }
+        }
+        let states = self
+            .groups
+            .iter()
+            .filter(|g| !g.is_ga())
+            .flat_map(|g| g.slots.iter().map(|s| SeatState::from(*s)));
+        let (seats, count) = super::seatmap::encode(states);
+        let fresh = Arc::new(Availability {
+            version: self.version,
+            layout: super::seatmap::layout_version(&self.spec.seating),
+            encoding: "2bit-base64",
+            count,
+            seats,
+            tiers: self.tier_counts(),
+        });
+        self.availability = Some(fresh.clone());
+        fresh
+    }
+
     /// Releases a hold of this session at once.
     pub fn release(&mut self, session: &str, hold_id: Uuid) -> Result<(), ShopError> {
         let hold = match self.holds.get(&hold_id) {
@@ -757,7 +886,7 @@ impl Inventory {
     fn free_hold(&mut self, hold_id: Uuid) {
         if let Some(hold) = self.holds.remove(&hold_id) {
             for slot in &hold.items {
-                self.groups[slot.group].set(slot.index, Slot::Free);
+                self.set_slot(*slot, Slot::Free);
             }
             self.uncount_session(&hold.session, hold.items.len());
         }
@@ -898,7 +1027,7 @@ impl Inventory {
                 let ids: Vec<String> = order.items.iter().map(|i| i.id.to_string()).collect();
                 if let Some(hold) = self.holds.remove(&hold_id) {
                     for slot in &hold.items {
-                        self.groups[slot.group].set(slot.index, Slot::Sold(SOLD_ELSEWHERE));
+                        self.set_slot(*slot, Slot::Sold(SOLD_ELSEWHERE));
                     }
                     self.uncount_session(&hold.session, hold.items.len());
                 }
@@ -928,13 +1057,13 @@ impl Inventory {
                 Slot::Sold(order.order_id)
             };
             for slot in &hold.items {
-                self.groups[slot.group].set(slot.index, mark);
+                self.set_slot(*slot, mark);
             }
         }
         if stored {
             for item in &order.items {
                 if let Some(slot) = self.locate_id(&item.id) {
-                    self.groups[slot.group].set(slot.index, Slot::Sold(order.order_id));
+                    self.set_slot(slot, Slot::Sold(order.order_id));
                 }
             }
         }
@@ -957,7 +1086,7 @@ impl Inventory {
             for item in &order.items {
                 if let Some(slot) = self.locate_id(&item.id) {
                     if self.groups[slot.group].slots[slot.index] == Slot::Sold(order_id) {
-                        self.groups[slot.group].set(slot.index, Slot::Free);
+                        self.set_slot(slot, Slot::Free);
                     }
                 }
             }
@@ -973,6 +1102,8 @@ impl Inventory {
     /// capacity may grow, or shrink while the places it drops are free.
     pub fn apply_spec(&mut self, spec: EventSpec) -> Result<(), ShopError> {
         self.check_spec(&spec)?;
+        // Prices, blocks or capacities may change: the seat map's layout and states with them.
+        self.version += 1;
         for tier in &spec.tiers {
             if let Some(&group) = self.ga_tiers.get(&tier.id) {
                 let g = &mut self.groups[group];
@@ -1117,7 +1248,7 @@ mod tests {
     use super::*;
     use crate::domain::event::{AdmissionSettings, GaTier, SeatingBlock};
     use proptest::prelude::*;
-    use std::collections::HashMap;
+    use std::collections::{HashMap, HashSet};
 
     const SEATS: [&str; 6] = ["A-1-1", "A-1-2", "A-1-3", "A-2-1", "A-2-2", "A-2-3"];
     const GA: u32 = 4;
@@ -1153,6 +1284,7 @@ mod tests {
     enum Op {
         HoldSeats(usize, Vec<usize>),
         HoldGa(usize, i64),
+        HoldBest(usize, i64, bool),
         Release(usize, usize),
         Wait(i64),
         Order(usize, bool),
@@ -1164,6 +1296,7 @@ mod tests {
             (0..3usize, prop::collection::vec(0..SEATS.len(), 0..5))
                 .prop_map(|(s, v)| Op::HoldSeats(s, v)),
             (0..3usize, -1..6i64).prop_map(|(s, q)| Op::HoldGa(s, q)),
+            (0..3usize, 0..5i64, any::<bool>()).prop_map(|(s, q, t)| Op::HoldBest(s, q, t)),
             (0..3usize, 0..8usize).prop_map(|(s, h)| Op::Release(s, h)),
             (1..90i64).prop_map(Op::Wait),
             (0..8usize, any::<bool>()).prop_map(|(h, ok)| Op::Order(h, ok)),
@@ -1193,6 +1326,8 @@ mod tests {
         orders: Vec<Order>,
         now: DateTime<Utc>,
         keys: usize,
+        /// The seat map's version and states at the last check.
+        last_map: Option<(u64, Vec<SeatState>)>,
     }
 
     impl World {
@@ -1209,6 +1344,7 @@ mod tests {
                 orders: Vec::new(),
                 now: Utc::now(),
                 keys: 0,
+                last_map: None,
             }
         }
 
@@ -1294,6 +1430,71 @@ mod tests {
                     );
                     if let Ok(view) = &result {
                         assert_eq!(view.items.len() as i64, quantity);
+                    }
+                    self.accept_hold(session, result);
+                }
+                Op::HoldBest(session, quantity, together) => {
+                    let free: Vec<&str> = SEATS
+                        .iter()
+                        .copied()
+                        .filter(|id| self.model[*id] == Model::Free)
+                        .collect();
+                    // Rows of three: a run of `quantity` free seats side by side in one row.
+                    let run = ["A-1", "A-2"].iter().any(|row| {
+                        (1..=3i64).any(|start| {
+                            start + quantity - 1 <= 3
+                                && (start..start + quantity)
+                                    .all(|n| self.model[&format!("{row}-{n}")] == Model::Free)
+                        })
+                    });
+                    let fits = self.session_count(session) as i64 + quantity <= i64::from(MAX);
+                    let enough = if together {
+                        run
+                    } else {
+                        free.len() as i64 >= quantity
+                    };
+                    let expect_ok = quantity >= 1 && fits && enough;
+                    let result = self.inv.hold(
+                        &session.to_string(),
+                        &HoldRequest::Best {
+                            quantity,
+                            tier: None,
+                            together,
+                        },
+                        self.now,
+                    );
+                    assert_eq!(
+                        result.is_ok(),
+                        expect_ok,
+                        "best {quantity} together {together}, free {free:?}: {result:?}"
+                    );
+                    if let Ok(view) = &result {
+                        assert_eq!(view.items.len() as i64, quantity);
+                        if together {
+                            let rows: HashSet<String> = view
+                                .items
+                                .iter()
+                                .map(|i| i.id.to_string().rsplit_once('-').unwrap().0.to_string())
+                                .collect();
+                            assert_eq!(rows.len(), 1, "split across rows: {view:?}");
+                            let mut numbers: Vec<u32> = view
+                                .items
+                                .iter()
+                                .map(|i| {
+                                    i.id.to_string()
+                                        .rsplit_once('-')
+                                        .unwrap()
+                                        .1
+                                        .parse()
+                                        .unwrap()
+                                })
+                                .collect();
+                            numbers.sort();
+                            assert!(
+                                numbers.windows(2).all(|w| w[1] == w[0] + 1),
+                                "not side by side: {view:?}"
+                            );
+                        }
                     }
                     self.accept_hold(session, result);
                 }
@@ -1385,10 +1586,26 @@ mod tests {
             }
         }
 
-        fn check(&self) {
+        fn check(&mut self) {
             for (id, m) in &self.model {
                 assert_eq!(self.inv.item_status(id), Some(status(*m)), "{id}");
             }
+            // The seat map's encoding is exactly the seats' states, and a new one has a new
+            // version.
+            let availability = self.inv.availability();
+            let decoded =
+                crate::domain::seatmap::decode(&availability.seats, availability.count).unwrap();
+            let states: Vec<SeatState> = self.inv.seats().iter().map(|s| s.status).collect();
+            assert_eq!(decoded, states);
+            if let Some((version, before)) = &self.last_map {
+                if *before != states {
+                    assert_ne!(
+                        *version, availability.version,
+                        "states changed, version did not"
+                    );
+                }
+            }
+            self.last_map = Some((availability.version, states));
             let totals = self.inv.totals();
             let count = |s: &str| {
                 self.model

@@ -307,6 +307,19 @@ impl Handler<GetSeats> for InventoryActor {
     }
 }
 
+/// Ask for the seats' states, encoded (cached per version by the inventory).
+#[derive(Message)]
+#[rtype(result = "std::sync::Arc<crate::domain::seatmap::Availability>")]
+pub struct GetAvailability;
+
+impl Handler<GetAvailability> for InventoryActor {
+    type Result = MessageResult<GetAvailability>;
+
+    fn handle(&mut self, _: GetAvailability, _: &mut Self::Context) -> Self::Result {
+        MessageResult(self.inventory.availability())
+    }
+}
+
 /// Check a patched spec against the inventory, changing nothing (before it is saved).
 #[derive(Message)]
 #[rtype(result = "Result<(), ShopError>")]

@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod canonical;
+pub mod compress;
 pub mod error;
 pub mod extract;
 pub mod forward;

@@ -48,6 +48,7 @@ use super::health;
         api::queue::challenge,
         api::queue::fairness,
         api::shop::seats,
+        api::shop::availability,
         api::shop::hold,
         api::shop::release,
         api::shop::order,

@@ -18,5 +18,6 @@ mod owners;
 mod pacer;
 mod pages;
 mod room;
+mod seatmap;
 mod shop;
 mod waiting;

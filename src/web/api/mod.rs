@@ -70,6 +70,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .default_service(allow("GET")),
             )
             .service(
+                web::resource("/availability")
+                    .wrap(owned())
+                    .route(web::get().to(shop::availability))
+                    .default_service(allow("GET")),
+            )
+            .service(
                 web::resource("/fairness")
                     .route(web::get().to(queue::fairness))
                     .default_service(allow("GET")),

@@ -5,8 +5,6 @@
 //! first state of each page, so a page is useful before its script runs (and the waiting room
 //! without one, refreshing itself).
 
-use std::collections::BTreeMap;
-
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -14,8 +12,6 @@ use askama::Template;
 use uuid::Uuid;
 
 use super::{money, render, show_time};
-use crate::domain::inventory::{SeatState, SeatStatus};
-use crate::domain::item::ItemId;
 use crate::domain::order::OrderStatus;
 use crate::room::line::{FanState, Status};
 use crate::sale::{self, SaleError};
@@ -155,28 +151,6 @@ async fn leave_form(
         .finish())
 }
 
-/// One row of seats on the map.
-pub struct SeatRow {
-    pub label: String,
-    pub seats: Vec<SeatCell>,
-}
-
-/// One seat on the map.
-pub struct SeatCell {
-    pub id: ItemId,
-    pub number: u32,
-    pub status: SeatState,
-    pub free: bool,
-    pub price: String,
-}
-
-/// One section of the map.
-pub struct Section {
-    pub name: String,
-    pub tier: String,
-    pub rows: Vec<SeatRow>,
-}
-
 /// A GA tier in the quantity picker.
 pub struct GaTier {
     pub id: String,
@@ -185,91 +159,82 @@ pub struct GaTier {
     pub available: u32,
 }
 
-/// The shop.
+/// A seated tier, for the best-available picker.
+pub struct SeatedTier {
+    pub id: String,
+    pub price: String,
+}
+
+/// The shop. The seat map is drawn by the page's script from the layout (the event's seating
+/// blocks, in the page) and the seats' states, which it refreshes every few seconds.
 #[derive(Template)]
 #[template(path = "shop.html")]
 pub struct ShopPage {
     pub id: Uuid,
     pub name: String,
     pub max_per_order: u32,
-    pub sections: Vec<Section>,
+    /// The seating blocks as JSON, for the script.
+    pub layout: String,
+    pub seated: Vec<SeatedTier>,
     pub tiers: Vec<GaTier>,
     pub sold_out: bool,
 }
 
-/// A section's seats by row number, each with its seat number.
-type RowsByNumber = BTreeMap<u32, Vec<SeatCell>>;
-
-/// Builds the seat map's sections from the seats, rows and seats in order.
-pub fn sections(seats: &[SeatStatus], prices: &BTreeMap<String, i64>) -> Vec<Section> {
-    let mut map: BTreeMap<String, (String, RowsByNumber)> = BTreeMap::new();
-    for seat in seats {
-        let ItemId::Seat {
-            section,
-            row,
-            seat: number,
-        } = &seat.id
-        else {
-            continue;
-        };
-        let entry = map
-            .entry(section.clone())
-            .or_insert_with(|| (seat.tier.clone(), BTreeMap::new()));
-        entry.1.entry(*row).or_default().push(SeatCell {
-            id: seat.id.clone(),
-            number: *number,
-            status: seat.status,
-            free: seat.status == SeatState::Free,
-            price: money(prices.get(&seat.tier).copied().unwrap_or(0)),
-        });
-    }
-    map.into_iter()
-        .map(|(name, (tier, rows))| Section {
-            name,
-            tier,
-            rows: rows
-                .into_iter()
-                .map(|(r, mut seats)| {
-                    seats.sort_by_key(|s| s.number);
-                    SeatRow {
-                        label: r.to_string(),
-                        seats,
-                    }
-                })
-                .collect(),
-        })
-        .collect()
+/// One seating block as the page's script draws it.
+#[derive(serde::Serialize)]
+struct LayoutBlock<'a> {
+    section: &'a str,
+    tier: &'a str,
+    rows: u32,
+    seats_per_row: u32,
+    price: String,
 }
 
 async fn shop_page(fan: Admitted<StatusRoute>, state: State) -> Result<HttpResponse, PageError> {
     let event = fan.event;
-    let (seats, tiers) = sale::hold::seat_map(&state.sale, event).await?;
     let view = sale::list_events::event(&state.sale, event).await?;
-    let prices: BTreeMap<String, i64> = tiers
+    let blocks: Vec<LayoutBlock> = view
+        .seating
         .iter()
-        .map(|t| (t.id.clone(), t.price_cents))
+        .map(|b| LayoutBlock {
+            section: &b.section,
+            tier: &b.tier,
+            rows: b.rows,
+            seats_per_row: b.seats_per_row,
+            price: money(b.price_cents),
+        })
         .collect();
-    let sold_out = tiers.iter().all(|t| t.available == 0);
-    Ok(render(
-        StatusCode::OK,
-        &ShopPage {
-            id: event,
-            name: view.name,
-            max_per_order: view.max_per_order,
-            sections: sections(&seats, &prices),
-            tiers: tiers
-                .into_iter()
-                .filter(|t| !t.seated)
-                .map(|t| GaTier {
-                    id: t.id,
-                    name: t.name,
-                    price: money(t.price_cents),
-                    available: t.available,
-                })
-                .collect(),
-            sold_out,
-        },
-    ))
+    // Plain strings and numbers: serializing cannot fail.
+    let layout = serde_json::to_string(&blocks).unwrap_or_else(|_| "[]".into());
+    let sold_out = view.tiers.iter().all(|t| t.available == 0);
+    let page = ShopPage {
+        id: event,
+        name: view.name,
+        max_per_order: view.max_per_order,
+        layout,
+        seated: view
+            .tiers
+            .iter()
+            .filter(|t| t.seated)
+            .map(|t| SeatedTier {
+                id: t.id.clone(),
+                price: money(t.price_cents),
+            })
+            .collect(),
+        tiers: view
+            .tiers
+            .into_iter()
+            .filter(|t| !t.seated)
+            .map(|t| GaTier {
+                id: t.id,
+                name: t.name,
+                price: money(t.price_cents),
+                available: t.available,
+            })
+            .collect(),
+        sold_out,
+    };
+    Ok(render(StatusCode::OK, &page))
 }
 
 /// Checkout for one hold.
@@ -411,29 +376,6 @@ mod tests {
         assert_eq!(eta_range(None), "estimating…");
         assert_eq!(eta_range(Some(30)), "less than a minute");
         assert_eq!(eta_range(Some(600)), "8–13 min");
-    }
-
-    #[test]
-    fn the_seat_map_is_ordered_by_section_row_and_seat() {
-        let seat = |id: &str, status| SeatStatus {
-            id: ItemId::parse(id).unwrap(),
-            tier: "lower".into(),
-            status,
-        };
-        let seats = [
-            seat("B-1-1", SeatState::Free),
-            seat("A-2-10", SeatState::Sold),
-            seat("A-2-9", SeatState::Held),
-            seat("A-1-1", SeatState::Free),
-        ];
-        let prices = BTreeMap::from([("lower".to_string(), 9000)]);
-        let map = sections(&seats, &prices);
-        assert_eq!(map.len(), 2);
-        assert_eq!(map[0].name, "A");
-        assert_eq!(map[0].rows[1].label, "2");
-        let numbers: Vec<u32> = map[0].rows[1].seats.iter().map(|s| s.number).collect();
-        assert_eq!(numbers, [9, 10]);
-        assert_eq!(map[0].rows[1].seats[0].price, "$90.00");
     }
 
     #[test]

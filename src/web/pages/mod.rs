@@ -175,11 +175,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .configure(console::routes);
 }
 
-/// Static assets under `/static`, from the configured directory.
-pub fn static_files(dir: &std::path::Path) -> Files {
-    Files::new("/static", dir)
-        .use_etag(true)
-        .use_last_modified(true)
+/// Static assets under `/static`, from the configured directory: with their `ETag`, and cached
+/// for good when asked under their current content hash (see `compress`).
+pub fn static_files(
+    dir: &std::path::Path,
+) -> actix_web::Scope<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    web::scope("/static")
+        .wrap(actix_web::middleware::from_fn(
+            super::compress::cache_assets,
+        ))
+        .service(Files::new("", dir).use_etag(true).use_last_modified(true))
 }
 
 /// The fallback for unknown paths outside `/api`.
