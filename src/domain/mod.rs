@@ -6,3 +6,4 @@ pub mod inventory;
 pub mod item;
 pub mod line;
 pub mod order;
+pub mod show;
