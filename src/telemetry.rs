@@ -92,6 +92,11 @@ pub const METRICS: &[(Kind, &str, &str)] = &[
     (Kind::Counter, "lease_takeovers_total", "Events this node took over (a free or expired ownership lease)"),
     (Kind::Counter, "forwarded_requests_total", "Calls forwarded to the node owning their event, by outcome (relayed, unreachable, second_hop)"),
     (Kind::Counter, "fenced_commits_total", "Group commits refused because the event has a newer owner"),
+    (Kind::Counter, "mail_sent_total", "Order e-mails the mail server accepted (or written as files), this node"),
+    (Kind::Counter, "mail_failed_total", "Order e-mail attempts that failed, by reason (unreachable, timeout, deferred: a 4xx, rejected: a 5xx, address, tls, file, database, message, other)"),
+    (Kind::Gauge, "mail_parked", "Order e-mails parked for the organizer (every event)"),
+    (Kind::Gauge, "mail_outbox_due", "Order e-mails due and not yet sent (every event)"),
+    (Kind::Gauge, "mail_outbox_oldest_due_seconds", "How long the longest-waiting due e-mail has been due"),
 ];
 
 fn describe_metrics() {
