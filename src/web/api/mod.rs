@@ -1,6 +1,7 @@
 //! The JSON API (`docs/api.md`), v1: thin adapters over [`crate::sale`].
 
 pub mod events;
+pub mod notifications;
 pub mod orders;
 pub mod queue;
 pub mod shop;
@@ -101,6 +102,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(orders::list))
                     .default_service(allow("GET")),
             )
+            .service(
+                web::resource("/notifications")
+                    .route(web::get().to(notifications::list))
+                    .default_service(allow("GET")),
+            )
             .default_service(web::to(not_found)),
     )
     .service(
@@ -122,6 +128,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::resource("/cancel")
                     .wrap(from_fn(forward::to_order_owner))
                     .route(web::post().to(orders::cancel))
+                    .default_service(allow("POST")),
+            )
+            .service(
+                web::resource("/resend")
+                    .route(web::post().to(notifications::resend))
+                    .default_service(allow("POST")),
+            )
+            .default_service(web::to(not_found)),
+    )
+    .service(
+        web::scope("/notifications/{id}")
+            .service(
+                web::resource("/retry")
+                    .route(web::post().to(notifications::retry))
                     .default_service(allow("POST")),
             )
             .default_service(web::to(not_found)),

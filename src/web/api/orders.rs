@@ -22,6 +22,16 @@ pub struct ListQuery {
     q: Option<String>,
 }
 
+/// A listing's `after` cursor: an id, or none when absent or empty (`400` otherwise).
+pub fn cursor(after: Option<&str>) -> Result<Option<Uuid>, ApiError> {
+    match after {
+        None | Some("") => Ok(None),
+        Some(cursor) => Uuid::parse_str(cursor)
+            .map(Some)
+            .map_err(|_| ApiError::bad_request("invalid cursor")),
+    }
+}
+
 /// `GET /api/v1/events/{id}/orders`: a page of orders, oldest first, or every order as CSV.
 pub async fn list(
     _: Organizer,
@@ -31,12 +41,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let event = path.into_inner();
     let query = query.into_inner();
-    let after = match query.after.as_deref() {
-        None | Some("") => None,
-        Some(cursor) => {
-            Some(Uuid::parse_str(cursor).map_err(|_| ApiError::bad_request("invalid cursor"))?)
-        }
-    };
+    let after = cursor(query.after.as_deref())?;
     let search = export::search_term(query.q.as_deref())?;
     match query.format.as_deref() {
         None | Some("json") => {}
