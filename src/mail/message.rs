@@ -23,7 +23,7 @@ use crate::store::EventRecord;
 
 /// Why a mail was not delivered (or could not even be built): the row is parked when the
 /// failure is permanent, else tried again later.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("{detail}")]
 pub struct Undelivered {
     pub failure: Failure,

@@ -86,23 +86,25 @@ impl Sender {
             .unwrap_or(chrono::Duration::MAX)
     }
 
-    /// Claims up to `limit` due rows, with the events they belong to.
-    async fn claim(
-        &self,
-        limit: usize,
-    ) -> Result<Vec<(Notification, Option<Arc<EventRecord>>)>, StoreError> {
+    /// Claims up to `limit` due rows, each with its event (or why it has none: a database
+    /// error is transient, a missing event permanent).
+    async fn claim(&self, limit: usize) -> Result<Vec<(Notification, EventOf)>, StoreError> {
         let now = self.clock.now();
         let until = now.checked_add_signed(self.lease()).unwrap_or(now);
         let limit = u32::try_from(limit).unwrap_or(u32::MAX);
         let rows = self.store.claim_mail(now, until, limit).await?;
         // One read per event, not per mail.
-        let mut events: HashMap<Uuid, Option<Arc<EventRecord>>> = HashMap::new();
+        let mut events: HashMap<Uuid, EventOf> = HashMap::new();
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
             let event = match events.get(&row.event_id) {
                 Some(event) => event.clone(),
                 None => {
-                    let event = self.store.get_event(row.event_id).await?.map(Arc::new);
+                    let event = match self.store.get_event(row.event_id).await {
+                        Ok(Some(event)) => Ok(Arc::new(event)),
+                        Ok(None) => Err(missing("event")),
+                        Err(e) => Err(database(e)),
+                    };
                     events.insert(row.event_id, event.clone());
                     event
                 }
@@ -113,8 +115,8 @@ impl Sender {
     }
 
     /// One attempt at one claimed row, recorded.
-    async fn attempt(&self, row: Notification, event: Option<Arc<EventRecord>>) {
-        let outcome = match self.send(&row, event.as_deref()).await {
+    async fn attempt(&self, row: Notification, event: EventOf) {
+        let outcome = match self.send(&row, event).await {
             Ok(()) => {
                 metrics::counter!("mail_sent_total").increment(1);
                 MailOutcome::Sent {
@@ -152,28 +154,15 @@ impl Sender {
     }
 
     /// Builds and delivers the mail of `row`.
-    async fn send(
-        &self,
-        row: &Notification,
-        event: Option<&EventRecord>,
-    ) -> Result<(), Undelivered> {
-        let missing = |what: &str| Undelivered {
-            failure: Failure::Permanent,
-            reason: "message",
-            detail: format!("the mail's {what} is not in the database"),
-        };
-        let event = event.ok_or_else(|| missing("event"))?;
+    async fn send(&self, row: &Notification, event: EventOf) -> Result<(), Undelivered> {
+        let event = event?;
         let order = self
             .store
             .get_order(row.order_id)
             .await
-            .map_err(|e| Undelivered {
-                failure: Failure::Transient,
-                reason: "database",
-                detail: e.to_string(),
-            })?
+            .map_err(database)?
             .ok_or_else(|| missing("order"))?;
-        let view = message::view(row.kind, &order, event, self.order_link(order.order_id));
+        let view = message::view(row.kind, &order, &event, self.order_link(order.order_id));
         let mail = message::compose(row, &view, &self.settings.from)?;
         self.transport
             .deliver(row.id, &mail, self.settings.send_timeout)
@@ -195,6 +184,28 @@ impl Sender {
             }
             Err(e) => tracing::warn!(error = %e, "reading the outbox totals failed"),
         }
+    }
+}
+
+/// A claimed row's event, or why its mail cannot be built.
+type EventOf = Result<Arc<EventRecord>, Undelivered>;
+
+/// A mail whose order or event is not stored: there is nothing to tell (a bug, or a restored
+/// backup), so it is parked.
+fn missing(what: &str) -> Undelivered {
+    Undelivered {
+        failure: Failure::Permanent,
+        reason: "message",
+        detail: format!("the mail's {what} is not in the database"),
+    }
+}
+
+/// The database failed while a mail was being built: worth trying again.
+fn database(e: StoreError) -> Undelivered {
+    Undelivered {
+        failure: Failure::Transient,
+        reason: "database",
+        detail: e.to_string(),
     }
 }
 
