@@ -5,11 +5,18 @@
 -- FOR UPDATE SKIP LOCKED, so two nodes never take one row) and records what happened. Rows
 -- are never deleted: a mail that cannot be delivered is parked, with its last error, for the
 -- organizer to see and retry. See docs/architecture.md, "Mail: the outbox".
+--
+-- No foreign keys: a row is only ever written from its order's row (in the order's own insert
+-- statement, or INSERT … SELECT FROM orders), and orders and events are never deleted, so a key
+-- would guard nothing; it would cost the order commit, the hot path, two referential checks
+-- per order (measured: about a quarter of the group commit's throughput).
 CREATE TABLE outbox (
     -- UUID v7: time-ordered, so it doubles as the listing cursor; also the mail's Message-ID.
+    -- A confirmation's row takes its order's id (one per order, and nothing more for the
+    -- commit to generate or join); a cancellation's or a resend's gets a fresh one.
     id               UUID        PRIMARY KEY,
-    event_id         UUID        NOT NULL REFERENCES events (id),
-    order_id         UUID        NOT NULL REFERENCES orders (id),
+    event_id         UUID        NOT NULL,
+    order_id         UUID        NOT NULL,
     kind             TEXT        NOT NULL CHECK (kind IN ('order_confirmed', 'order_cancelled')),
     -- The address as the buyer typed it; checked again when the mail is built (an address the
     -- mail library refuses parks the row rather than reaching a header).
@@ -25,9 +32,10 @@ CREATE TABLE outbox (
     sent_at          TIMESTAMPTZ,
     created_at       TIMESTAMPTZ NOT NULL
 );
--- The senders' question: which pending rows are due, oldest first.
+-- The senders' question: which pending rows are due, oldest first (also the organizer's
+-- pending list and count).
 CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state = 'pending';
--- The organizer's: an event's mails by state, a page at a time, and their counts.
-CREATE INDEX outbox_by_event ON outbox (event_id, state, id);
--- The parked gauge, without reading every sent row.
+-- The parked gauge and the organizer's parked list and count, without reading sent rows. No
+-- index per event: the order commit would pay a third index write per order for it, and
+-- the lists that matter (pending, parked) are small.
 CREATE INDEX outbox_parked ON outbox (id) WHERE state = 'parked';

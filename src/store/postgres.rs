@@ -101,8 +101,6 @@ async fn insert_orders<'e>(
     );
     let (mut item_orders, mut item_events, mut item_ids, mut item_tiers, mut item_prices) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    // Each order's confirmation mail: its outbox row's id (time-ordered, like the order's).
-    let mails: Vec<Uuid> = orders.iter().map(|_| Uuid::now_v7()).collect();
     for new in orders {
         let o = &new.order;
         ids.push(o.order_id);
@@ -148,10 +146,7 @@ async fn insert_orders<'e>(
          m AS ( \
              INSERT INTO outbox (id, event_id, order_id, kind, recipient, next_attempt_at, \
                  created_at) \
-             SELECT u.mail_id, o.event_id, o.id, 'order_confirmed', o.email, o.created_at, \
-                 o.created_at \
-             FROM o JOIN unnest($1::uuid[], $17::uuid[]) AS u(order_id, mail_id) \
-                  ON u.order_id = o.id) \
+             SELECT id, event_id, id, 'order_confirmed', email, created_at, created_at FROM o) \
          SELECT ($15::uuid IS NULL OR EXISTS (SELECT 1 FROM g)), \
                 COALESCE(ARRAY(SELECT id FROM o), '{}'::uuid[])",
     )
@@ -171,7 +166,6 @@ async fn insert_orders<'e>(
     .bind(&item_prices)
     .bind(fence.map(|f| f.event))
     .bind(fence.map(|f| f.epoch))
-    .bind(&mails)
     .fetch_one(executor)
     .await?;
     if !current {

@@ -129,13 +129,14 @@ async fn insert_order(
         .execute(&mut **tx)
         .await?;
     }
-    // Its confirmation mail, in the same transaction (and savepoint) as the order.
+    // Its confirmation mail, in the same transaction (and savepoint) as the order; the row
+    // takes the order's id (see migrations/postgres/0005_outbox.sql).
     sqlx::query(
         "INSERT INTO outbox (id, event_id, order_id, kind, recipient, next_attempt_at, \
              created_at) \
          VALUES (?, ?, ?, 'order_confirmed', ?, ?, ?)",
     )
-    .bind(Uuid::now_v7().to_string())
+    .bind(&id)
     .bind(&event_id)
     .bind(&id)
     .bind(&o.email)
