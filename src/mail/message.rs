@@ -32,7 +32,31 @@ pub struct Undelivered {
     pub detail: String,
 }
 
+/// The reasons a delivery failed, as `mail_failed_total` labels them.
+pub mod reason {
+    /// No connection to the mail server.
+    pub const UNREACHABLE: &str = "unreachable";
+    /// No answer within the send timeout.
+    pub const TIMEOUT: &str = "timeout";
+    /// The TLS handshake failed.
+    pub const TLS: &str = "tls";
+    /// A `4xx` reply: try again later.
+    pub const DEFERRED: &str = "deferred";
+    /// A `5xx` reply: refused for good.
+    pub const REJECTED: &str = "rejected";
+}
+
 impl Undelivered {
+    /// The mail server could not be reached or did not answer (not the mail's fault).
+    pub fn server_unreachable(&self) -> bool {
+        [reason::UNREACHABLE, reason::TIMEOUT, reason::TLS].contains(&self.reason)
+    }
+
+    /// The mail server answered, refusing the mail for now or for good.
+    pub fn server_replied(&self) -> bool {
+        [reason::DEFERRED, reason::REJECTED].contains(&self.reason)
+    }
+
     fn permanent(reason: &'static str, detail: String) -> Self {
         Undelivered {
             failure: Failure::Permanent,

@@ -9,9 +9,17 @@
 //! `UPDATE`; a row whose outcome could not be recorded (the database went away) keeps its claim
 //! until the lease runs out and is then sent again: at least once, never lost.
 //!
+//! While the mail server cannot be reached (no connection, a timeout, a failed TLS handshake),
+//! the node stops claiming batches: it claims one row at a time, every `MAIL_BACKOFF_BASE_MS`,
+//! as a probe, and goes back to batches as soon as the server answers. So an outage neither
+//! churns the database with failing rows beside the order commits, nor spends every mail's
+//! attempts (a long outage would otherwise park them all); the other rows wait, their attempts
+//! untouched, and go when the server is back.
+//!
 //! On shutdown it stops claiming and gives the sends in flight one send timeout to finish.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +55,8 @@ pub struct Sender {
     /// Where the links in mails point (`PUBLIC_URL`, or this node's address).
     site: String,
     permits: Arc<Semaphore>,
+    /// Whether the mail server answered the last attempt that reached for it (false: probe).
+    reachable: AtomicBool,
 }
 
 impl Sender {
@@ -67,6 +77,7 @@ impl Sender {
             signer,
             transport,
             permits: Arc::new(Semaphore::new(concurrency)),
+            reachable: AtomicBool::new(true),
             site: site.trim_end_matches('/').to_string(),
             settings,
         })
@@ -116,7 +127,9 @@ impl Sender {
 
     /// One attempt at one claimed row, recorded.
     async fn attempt(&self, row: Notification, event: EventOf) {
-        let outcome = match self.send(&row, event).await {
+        let sent = self.send(&row, event).await;
+        self.heard_from_server(&sent);
+        let outcome = match sent {
             Ok(()) => {
                 metrics::counter!("mail_sent_total").increment(1);
                 MailOutcome::Sent {
@@ -150,6 +163,26 @@ impl Sender {
         if let Err(e) = self.store.record_mail(row.id, &outcome).await {
             // The claim stands until its lease runs out; then the row is sent again.
             tracing::warn!(mail = %row.id, error = %e, ?outcome, "recording a mail's outcome failed");
+        }
+    }
+
+    /// Notes whether the mail server answered: a delivery or a reply (`4xx`, `5xx`) says it
+    /// is there, no connection or no answer that it is not; other failures say nothing.
+    fn heard_from_server(&self, sent: &Result<(), Undelivered>) {
+        let reachable = match sent {
+            Ok(()) => true,
+            Err(failed) if failed.server_unreachable() => false,
+            Err(failed) if failed.server_replied() => true,
+            Err(_) => return,
+        };
+        if self.reachable.swap(reachable, Ordering::Relaxed) != reachable {
+            if reachable {
+                tracing::info!("the mail server answers again: sending every due mail");
+            } else {
+                tracing::warn!(
+                    "the mail server cannot be reached: probing with one mail at a time"
+                );
+            }
         }
     }
 
@@ -219,12 +252,22 @@ pub async fn run(sender: Arc<Sender>, mut stop: Signal) {
         while sending.try_join_next().is_some() {}
         // With a full claim more rows may be due: look again as soon as a send finishes.
         // Otherwise after the poll interval (or a pause, when the database failed).
-        let mut pause = Some(sender.settings.poll);
-        if sending.len() < concurrency {
-            let want = concurrency * CLAIM_PER_PERMIT - sending.len();
+        // While the server cannot be reached: one probe at a time, one per backoff base.
+        let reachable = sender.reachable.load(Ordering::Relaxed);
+        let mut pause = Some(if reachable {
+            sender.settings.poll
+        } else {
+            sender.settings.backoff.base.max(sender.settings.poll)
+        });
+        if sending.len() < concurrency && (reachable || sending.is_empty()) {
+            let want = if reachable {
+                concurrency * CLAIM_PER_PERMIT - sending.len()
+            } else {
+                1
+            };
             match sender.claim(want).await {
                 Ok(rows) => {
-                    if rows.len() == want {
+                    if reachable && rows.len() == want {
                         pause = None;
                     }
                     for (row, event) in rows {
@@ -243,7 +286,7 @@ pub async fn run(sender: Arc<Sender>, mut stop: Signal) {
                     pause = Some(CLAIM_FAILED_PAUSE);
                 }
             }
-        } else {
+        } else if reachable {
             pause = None;
         }
         tokio::select! {

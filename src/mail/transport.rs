@@ -9,7 +9,7 @@ use lettre::transport::smtp::{AsyncSmtpTransportBuilder, PoolConfig};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use uuid::Uuid;
 
-use super::message::Undelivered;
+use super::message::{reason, Undelivered};
 use super::Delivery;
 use crate::domain::mail::Failure;
 
@@ -91,7 +91,7 @@ impl Transport {
                     Ok(Err(e)) => Err(classify(&e)),
                     Err(_) => Err(Undelivered {
                         failure: Failure::Transient,
-                        reason: "timeout",
+                        reason: reason::TIMEOUT,
                         detail: format!("no answer from the mail server within {timeout:?}"),
                     }),
                 }
@@ -121,15 +121,15 @@ fn write_file(dir: &Path, id: Uuid, bytes: &[u8]) -> std::io::Result<()> {
 /// `MAIL_MAX_ATTEMPTS` bound them. Only a `5xx` reply is permanent.
 fn classify(e: &lettre::transport::smtp::Error) -> Undelivered {
     let (failure, reason) = if e.is_permanent() {
-        (Failure::Permanent, "rejected")
+        (Failure::Permanent, reason::REJECTED)
     } else if e.is_transient() {
-        (Failure::Transient, "deferred")
+        (Failure::Transient, reason::DEFERRED)
     } else if e.is_timeout() {
-        (Failure::Transient, "timeout")
+        (Failure::Transient, reason::TIMEOUT)
     } else if e.is_tls() {
-        (Failure::Transient, "tls")
+        (Failure::Transient, reason::TLS)
     } else if io_cause(e).is_some() {
-        (Failure::Transient, "unreachable")
+        (Failure::Transient, reason::UNREACHABLE)
     } else {
         (Failure::Transient, "other")
     };
