@@ -2,10 +2,18 @@
 //! naive design a user would write first (one transaction per order: decrement a hot counter
 //! row and insert the order), with the same 64 concurrent clients on one event, in one run.
 //!
+//! Every order Floodgate commits also writes its confirmation mail's outbox row in the same
+//! statement, so the ratio includes the outbox. Then the mails those orders queued are sent to
+//! a local mail server (Debian's aiosmtpd, as in the tests) by the node's sender for one run's
+//! length: mails per second, side by side with bare SMTP sends of the same mail at the same
+//! concurrency (no outbox: no claim, no order read, no outcome written).
+//!
 //! Run: `FLOODGATE_BENCH_POSTGRES_URL=postgres://user@127.0.0.1:5432/postgres cargo bench --bench orders`
 //! (creates and drops its own database). `BENCH_SECS` sets each run's length (default 5),
 //! `BENCH_ROUNDS` the interleaved rounds (default 3, medians reported), `BENCH_CLIENTS` the
-//! concurrency (default 64), `COMMIT_CONCURRENCY` the committer's batches in flight (default 1).
+//! concurrency (default 64), `COMMIT_CONCURRENCY` the committer's batches in flight (default 1),
+//! `MAIL_CONCURRENCY` the sender's mails in flight (default 8), `FLOODGATE_BENCH_PYTHON` the
+//! Python with aiosmtpd (default `/usr/bin/python3`; without it the mail part is skipped).
 
 mod common;
 
@@ -79,6 +87,19 @@ fn main() {
             actor / naive
         );
         println!("  mean batch: {batches:.1} orders, mean commit: {commit_ms:.2} ms (all rounds)");
+        match mail_throughput(&url, duration).await {
+            Some((outbox, bare)) => {
+                println!();
+                println!("mails/s to a local aiosmtpd, {secs} s each");
+                println!("  sender (claim, read the order, render, send, record): {outbox:>8.0}");
+                println!("  bare SMTP sends of the same mail:                     {bare:>8.0}");
+                println!(
+                    "  sender / bare:                                        {:>8.2}",
+                    outbox / bare
+                );
+            }
+            None => println!("mail sender: skipped (no aiosmtpd; see the file's doc)"),
+        }
         db.remove().await;
     });
 }
@@ -286,4 +307,149 @@ fn batch_figures() -> (f64, f64) {
         value("order_commit_duration_seconds_sum") / value("order_commit_duration_seconds_count")
             * 1000.0,
     )
+}
+
+/// A local mail server (aiosmtpd with the tests' handler) on a free port; killed on drop.
+struct MailServer(std::process::Child, u16, std::path::PathBuf);
+
+impl MailServer {
+    fn start() -> Option<MailServer> {
+        let python =
+            std::env::var("FLOODGATE_BENCH_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let dir = std::env::temp_dir().join(format!("floodgate-bench-mail-{}", Uuid::new_v4()));
+        let child = std::process::Command::new(python)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "rulemailbox.RuleMailbox"])
+            .arg(&dir)
+            .env(
+                "PYTHONPATH",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mail"),
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let server = MailServer(child, port, dir);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(server);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+}
+
+impl Drop for MailServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        let _ = std::fs::remove_dir_all(&self.2);
+    }
+}
+
+/// Mails per second for `duration`: the sender draining the outbox the actor rounds filled,
+/// then bare SMTP sends of one such mail at the same concurrency.
+async fn mail_throughput(url: &str, duration: Duration) -> Option<(f64, f64)> {
+    use floodgate::domain::mail::Backoff;
+    use floodgate::mail::{self, Delivery, MailSettings};
+    use floodgate::shutdown::Shutdown;
+
+    let server = MailServer::start()?;
+    let store = PostgresStore::connect(url, 8).await.expect("store");
+    let pool = store.pool().clone();
+    let settings = MailSettings {
+        delivery: Delivery::Smtp(format!("smtp://127.0.0.1:{}", server.1)),
+        from: mail::parse_from("Bench <bench@floodgate.test>").expect("from"),
+        max_attempts: 8,
+        concurrency: env_or("MAIL_CONCURRENCY", 8) as usize,
+        backoff: Backoff {
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(60),
+        },
+        send_timeout: Duration::from_secs(30),
+        poll: Duration::from_millis(100),
+    };
+    let sent = || {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE state = 'sent'")
+                .fetch_one(&pool)
+                .await
+                .expect("count")
+        }
+    };
+    let store: Arc<dyn OrderStore> = Arc::new(store);
+    let sender = mail::Sender::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        floodgate::room::token::TokenSigner::new(b"bench secret key"),
+        settings.clone(),
+        "http://127.0.0.1:8080".into(),
+    )
+    .expect("sender");
+    let shutdown = Shutdown::new();
+    let before = sent().await;
+    let started = Instant::now();
+    let running = actix::spawn(mail::run(Arc::new(sender), shutdown.signal()));
+    tokio::time::sleep(duration).await;
+    let outbox = (sent().await - before) as f64 / started.elapsed().as_secs_f64();
+    shutdown.stop();
+    let _ = running.await;
+
+    // The same mail, composed and sent with no outbox around it.
+    let row = store
+        .claim_mail(Utc::now(), Utc::now() + chrono::Duration::hours(1), 1)
+        .await
+        .expect("a queued mail")
+        .pop()?;
+    let order = store.get_order(row.order_id).await.ok()??;
+    let event = store.get_event(row.event_id).await.ok()??;
+    let view = mail::message::view(row.kind, &order, &event, "http://127.0.0.1:8080/x".into());
+    let message = mail::message::compose(&row, &view, &settings.from).expect("message");
+    let transport = Arc::new(
+        mail::transport::Transport::new(
+            &settings.delivery,
+            settings.concurrency,
+            settings.send_timeout,
+        )
+        .expect("transport"),
+    );
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut senders = Vec::new();
+    for _ in 0..settings.concurrency {
+        let (transport, message, done, stop) = (
+            transport.clone(),
+            message.clone(),
+            done.clone(),
+            stop.clone(),
+        );
+        let row_id = row.id;
+        senders.push(actix::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                if transport
+                    .deliver(row_id, &message, Duration::from_secs(30))
+                    .await
+                    .is_ok()
+                {
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let bare = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    for sender in senders {
+        let _ = sender.await;
+    }
+    drop(server);
+    Some((outbox, bare))
 }

@@ -12,8 +12,10 @@ use std::time::Duration;
 
 use rand::RngCore;
 
+use crate::domain::mail::Backoff;
 use crate::edge::limits::Limit;
 use crate::edge::{parse_nets, EdgeSettings, RouteLimits};
+use crate::mail::{self, Delivery, MailSettings};
 pub use crate::store::{database_kind, DatabaseKind};
 
 /// Length of a generated secret key, in bytes (HMAC-SHA256 keys need no more than 32).
@@ -25,6 +27,8 @@ const GENERATED_TOKEN_BYTES: usize = 24;
 /// Shortest organizer token accepted: it guards every organizer write, so it must not be
 /// guessable (the generated one has 48 characters).
 pub const MIN_ORGANIZER_TOKEN_CHARS: usize = 32;
+/// The sender of order e-mails unless `MAIL_FROM` says otherwise.
+const DEFAULT_MAIL_FROM: &str = "Floodgate <tickets@localhost>";
 /// File names inside the data directory.
 const SECRET_FILE: &str = "secret_key";
 const TOKEN_FILE: &str = "organizer_token";
@@ -115,6 +119,8 @@ pub struct Settings {
     /// The address fans and organizers reach the site at (`https://tickets.example.com`):
     /// links in mails, and `Secure` cookies when it is `https`.
     pub public_url: Option<String>,
+    /// Order e-mails: where they go, from whom, how hard they are tried.
+    pub mail: MailSettings,
 }
 
 impl Settings {
@@ -172,6 +178,7 @@ impl Settings {
             }
             None => kept_or_generated(&data_dir, TOKEN_FILE, GENERATED_TOKEN_BYTES)?,
         };
+        let mail = mail_settings(&var, &data_dir)?;
         let seed_demo = match var("SEED_DEMO") {
             Some(v) => parse_bool("SEED_DEMO", &v)?,
             None => kind == DatabaseKind::Sqlite,
@@ -215,6 +222,7 @@ impl Settings {
             node_url: var("NODE_URL").map(|u| u.trim().trim_end_matches('/').to_string()),
             lease: Duration::from_millis(parse_var::<u64>(&var, "LEASE_MS", "5000")?.max(300)),
             public_url: public_url(&var)?,
+            mail,
         })
     }
 
@@ -278,6 +286,70 @@ fn edge_settings(var: &impl Fn(&str) -> Option<String>) -> Result<EdgeSettings, 
         request_timeout: Duration::from_secs(parse_var(var, "REQUEST_TIMEOUT_SECS", "5")?),
         pow_challenge_ttl: Duration::from_secs(parse_var(var, "POW_CHALLENGE_TTL_SECS", "120")?),
         public_url: public_url(var)?,
+    })
+}
+
+/// The mail settings: `SMTP_URL` (else `.eml` files in `DATA_DIR/mail`), `MAIL_FROM`, and
+/// how mails are tried.
+fn mail_settings(
+    var: &impl Fn(&str) -> Option<String>,
+    data_dir: &Path,
+) -> Result<MailSettings, ConfigError> {
+    let delivery = match var("SMTP_URL") {
+        Some(url) => {
+            let url = url.trim().to_string();
+            mail::check_smtp_url(&url).map_err(|reason| ConfigError::Invalid {
+                name: "SMTP_URL",
+                reason,
+            })?;
+            Delivery::Smtp(url)
+        }
+        None => Delivery::Files(data_dir.join("mail")),
+    };
+    let from = mail::parse_from(&var("MAIL_FROM").unwrap_or_else(|| DEFAULT_MAIL_FROM.into()))
+        .map_err(|reason| ConfigError::Invalid {
+            name: "MAIL_FROM",
+            reason,
+        })?;
+    let at_least_one = |name: &'static str, n: u64| {
+        if n == 0 {
+            Err(ConfigError::Invalid {
+                name,
+                reason: "must be at least 1".into(),
+            })
+        } else {
+            Ok(n)
+        }
+    };
+    let base = Duration::from_millis(at_least_one(
+        "MAIL_BACKOFF_BASE_MS",
+        parse_var(var, "MAIL_BACKOFF_BASE_MS", "30000")?,
+    )?);
+    let cap = Duration::from_millis(parse_var(var, "MAIL_BACKOFF_CAP_MS", "3600000")?);
+    if cap < base {
+        return Err(ConfigError::Invalid {
+            name: "MAIL_BACKOFF_CAP_MS",
+            reason: "must not be below MAIL_BACKOFF_BASE_MS".into(),
+        });
+    }
+    Ok(MailSettings {
+        delivery,
+        from,
+        max_attempts: at_least_one(
+            "MAIL_MAX_ATTEMPTS",
+            parse_var(var, "MAIL_MAX_ATTEMPTS", "8")?,
+        )? as u32,
+        concurrency: at_least_one("MAIL_CONCURRENCY", parse_var(var, "MAIL_CONCURRENCY", "8")?)?
+            as usize,
+        backoff: Backoff { base, cap },
+        send_timeout: Duration::from_secs(at_least_one(
+            "MAIL_SEND_TIMEOUT_SECS",
+            parse_var(var, "MAIL_SEND_TIMEOUT_SECS", "30")?,
+        )?),
+        poll: Duration::from_millis(at_least_one(
+            "MAIL_POLL_MS",
+            parse_var(var, "MAIL_POLL_MS", "1000")?,
+        )?),
     })
 }
 
@@ -450,6 +522,41 @@ mod tests {
         assert!(err.to_string().starts_with("SECRET_KEY"), "{err}");
         let err = settings(&[("DATA_DIR", d), ("DATABASE_URL", "mysql://x")]).unwrap_err();
         assert!(err.to_string().starts_with("DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn mail_goes_to_files_without_an_smtp_url_and_bad_mail_settings_are_named() {
+        let dir = tempdir();
+        let d = dir.to_str().unwrap();
+        let default = settings(&[("DATA_DIR", d)]).unwrap().mail;
+        assert_eq!(default.delivery, Delivery::Files(dir.join("mail")));
+        assert_eq!(default.from.email.to_string(), "tickets@localhost");
+        assert_eq!(default.max_attempts, 8);
+        let smtp = settings(&[
+            ("DATA_DIR", d),
+            ("SMTP_URL", "smtps://user:secret@mail.example.com:465"),
+            ("MAIL_FROM", "Box Office <box@example.com>"),
+        ])
+        .unwrap()
+        .mail;
+        assert!(matches!(smtp.delivery, Delivery::Smtp(_)));
+        assert_eq!(smtp.from.email.to_string(), "box@example.com");
+        for (name, value) in [
+            ("SMTP_URL", "http://mail.example.com"),
+            ("SMTP_URL", "smtp://mail.example.com?tls=maybe"),
+            ("MAIL_FROM", "a@example.com, b@example.com"),
+            ("MAIL_FROM", "not an address"),
+            ("MAIL_MAX_ATTEMPTS", "0"),
+            ("MAIL_CONCURRENCY", "0"),
+            ("MAIL_CONCURRENCY", "-1"),
+            ("MAIL_BACKOFF_BASE_MS", "0"),
+            ("MAIL_BACKOFF_CAP_MS", "10"),
+            ("MAIL_SEND_TIMEOUT_SECS", "0"),
+            ("MAIL_POLL_MS", "soon"),
+        ] {
+            let err = settings(&[("DATA_DIR", d), (name, value)]).unwrap_err();
+            assert!(err.to_string().starts_with(name), "{name}={value}: {err}");
+        }
     }
 
     fn tempdir() -> PathBuf {

@@ -17,6 +17,8 @@
 //! - [`inventory`]: one actor per event that holds its places ([`inventory::actor`]), the
 //!   registry of actors, the group committer.
 //! - [`edge`]: who is calling and how often: client addresses, rate limits, proof of work.
+//! - [`mail`]: order e-mails, sent from the outbox the order commits write, by a background
+//!   sender on every node.
 //! - [`sale`]: every operation, one file each. **A seat is claimed** in [`sale::hold`] (the
 //!   actor decides in `InventoryActor`'s `PlaceHold` handler); **a fan is admitted** in
 //!   [`sale::admit`] (the pacer loop, which runs `Room::tick`); an order is made in
@@ -31,6 +33,7 @@ pub mod config;
 pub mod domain;
 pub mod edge;
 pub mod inventory;
+pub mod mail;
 pub mod room;
 pub mod sale;
 pub mod shutdown;

@@ -18,6 +18,7 @@ use crate::domain::event::demo_event;
 use crate::edge::Edge;
 use crate::inventory::committer::BatchSettings;
 use crate::inventory::{Registry, ShopSettings};
+use crate::mail;
 use crate::room::line::{Room, RoomSettings};
 use crate::room::memory_store::MemoryLineStore;
 use crate::room::redis_store::RedisLineStore;
@@ -44,6 +45,8 @@ pub enum StartupError {
     Line(#[from] LineError),
     #[error("the client that forwards calls between nodes: {0}")]
     Forwarder(String),
+    #[error("the mail sender: {0}")]
+    Mail(String),
     #[error("listening on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -175,6 +178,19 @@ impl Application {
         ));
         let shutdown = Arc::new(Shutdown::new());
         actix_web::rt::spawn(sale::admit::run(sale.clone(), shutdown.signal()));
+        // Order e-mails leave from the outbox, on every node, whatever the HTTP side does.
+        let mailer = mail::Sender::new(
+            sale.store().clone(),
+            sale.clock.clone(),
+            sale.signer().clone(),
+            settings.mail.clone(),
+            settings
+                .public_url
+                .clone()
+                .unwrap_or_else(|| node_url(&settings, addr)),
+        )
+        .map_err(StartupError::Mail)?;
+        actix_web::rt::spawn(mail::run(Arc::new(mailer), shutdown.signal()));
         let state = actix_web::web::Data::new(AppState {
             sale: sale.clone(),
             edge: Edge::new(&settings.edge),

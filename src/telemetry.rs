@@ -99,6 +99,11 @@ pub const METRICS: &[(Kind, &str, &str)] = &[
     (Kind::Gauge, "event_selling", "1 while an event's sale is open (not scheduled, paused or closed), per event"),
     (Kind::Gauge, "inventory_actor_inflight", "Requests sent to an event's inventory actor and not yet answered (its mailbox)"),
     (Kind::Gauge, "node_ready", "1 when this node's database and line store both answer (checked every 10 s), else 0"),
+    (Kind::Counter, "mail_sent_total", "Order e-mails the mail server accepted (or written as files), this node"),
+    (Kind::Counter, "mail_failed_total", "Order e-mail attempts that failed, by reason (unreachable, timeout, deferred: a 4xx, rejected: a 5xx, address, tls, file, database, message, other)"),
+    (Kind::Gauge, "mail_parked", "Order e-mails parked for the organizer (every event)"),
+    (Kind::Gauge, "mail_outbox_due", "Order e-mails due and not yet sent (every event)"),
+    (Kind::Gauge, "mail_outbox_oldest_due_seconds", "How long the longest-waiting due e-mail has been due"),
 ];
 
 /// The gauges an event's owner sets per event: a node that stops owning an event sets them to

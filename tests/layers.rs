@@ -17,6 +17,7 @@ const LAYERS: &[&str] = &[
     "room",
     "inventory",
     "edge",
+    "mail",
     "config",
     "sale",
     "web",

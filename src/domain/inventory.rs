@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::event::{EventSpec, GaTier, SeatingBlock};
 use super::item::ItemId;
 use super::order::{Buyer, CommitOutcome, Item, NewOrder, Order, OrderStatus, Settled};
-use super::seatmap::Availability;
+pub use super::seatmap::SeatState;
 
 /// How long an expired hold is remembered, so ordering it answers 410 rather than 404.
 pub const EXPIRED_HOLD_MEMORY_SECS: i64 = 3_600;
@@ -290,15 +290,6 @@ impl SalesTotals {
     }
 }
 
-/// Whether a place can be had.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum SeatState {
-    Free,
-    Held,
-    Sold,
-}
-
 impl From<Slot> for SeatState {
     fn from(slot: Slot) -> Self {
         match slot {
@@ -309,21 +300,24 @@ impl From<Slot> for SeatState {
     }
 }
 
-impl SeatState {
-    /// The word the API shows.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SeatState::Free => "free",
-            SeatState::Held => "held",
-            SeatState::Sold => "sold",
-        }
-    }
-}
-
-impl std::fmt::Display for SeatState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// The seats' states as fans' pages refresh them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Availability {
+    /// Goes up with every change of any place's state: a client holding this version has
+    /// the current states.
+    pub version: u64,
+    /// The layout these states follow (see `layout_version`): the event's `seating` blocks in
+    /// order, rows from 1, seats from 1.
+    pub layout: String,
+    /// `2bit-base64`: two bits per seat (0 free, 1 held, 2 sold), four seats per byte, the
+    /// first seat in the lowest bits, base64.
+    #[schema(example = "2bit-base64")]
+    pub encoding: &'static str,
+    /// Seats encoded.
+    pub count: usize,
+    pub seats: String,
+    /// The tiers' counts (general admission included).
+    pub tiers: Vec<TierCounts>,
 }
 
 /// One reserved seat's status for the seat map.

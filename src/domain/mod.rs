@@ -5,5 +5,7 @@ pub mod event;
 pub mod inventory;
 pub mod item;
 pub mod line;
+pub mod mail;
 pub mod order;
 pub mod seatmap;
+pub mod show;

@@ -8,7 +8,32 @@ use base64::Engine;
 use serde::Serialize;
 
 use super::event::SeatingBlock;
-use super::inventory::{SeatState, TierCounts};
+
+/// Whether a place can be had.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SeatState {
+    Free,
+    Held,
+    Sold,
+}
+
+impl SeatState {
+    /// The word the API shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SeatState::Free => "free",
+            SeatState::Held => "held",
+            SeatState::Sold => "sold",
+        }
+    }
+}
+
+impl std::fmt::Display for SeatState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The code of a seat state in the encoding.
 fn code(state: SeatState) -> u8 {
@@ -72,26 +97,6 @@ pub fn layout_version(blocks: &[SeatingBlock]) -> String {
         );
     }
     hex::encode(&hash.finalize()[..6])
-}
-
-/// The seats' states as fans' pages refresh them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Availability {
-    /// Goes up with every change of any place's state: a client holding this version has
-    /// the current states.
-    pub version: u64,
-    /// The layout these states follow (see `layout_version`): the event's `seating` blocks in
-    /// order, rows from 1, seats from 1.
-    pub layout: String,
-    /// `2bit-base64`: two bits per seat (0 free, 1 held, 2 sold), four seats per byte, the
-    /// first seat in the lowest bits, base64.
-    #[schema(example = "2bit-base64")]
-    pub encoding: &'static str,
-    /// Seats encoded.
-    pub count: usize,
-    pub seats: String,
-    /// The tiers' counts (general admission included).
-    pub tiers: Vec<TierCounts>,
 }
 
 /// The start of the run of `quantity` free seats in a row closest to its middle, if any.

@@ -309,7 +309,7 @@ impl Handler<GetSeats> for InventoryActor {
 
 /// Ask for the seats' states, encoded (cached per version by the inventory).
 #[derive(Message)]
-#[rtype(result = "std::sync::Arc<crate::domain::seatmap::Availability>")]
+#[rtype(result = "std::sync::Arc<crate::domain::inventory::Availability>")]
 pub struct GetAvailability;
 
 impl Handler<GetAvailability> for InventoryActor {

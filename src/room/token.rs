@@ -16,6 +16,9 @@ use uuid::Uuid;
 
 /// Longest token accepted, before any decoding: a valid one is about 250 characters.
 pub const MAX_TOKEN_LEN: usize = 1024;
+/// What an order link's key signs before the order id: no JSON payload starts so, so no other
+/// signature passes for a key, nor a key for a token.
+const ORDER_KEY_PREFIX: &[u8] = b"floodgate order view\0";
 
 /// What a token lets its bearer do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +141,31 @@ impl TokenSigner {
         serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)
     }
 
+    /// The key of an order's link (`/orders/{id}?k=…`, sent in its mails): an HMAC of the
+    /// order id, apart from every other signature by its prefix, so the link opens that order
+    /// on any device and nobody can make one for an order they were not sent.
+    pub fn order_key(&self, order: Uuid) -> String {
+        URL_SAFE_NO_PAD.encode(self.order_mac(order).finalize().into_bytes())
+    }
+
+    /// Whether `key` is [`Self::order_key`] of `order` (compared in constant time).
+    pub fn is_order_key(&self, order: Uuid, key: &str) -> bool {
+        if key.len() > MAX_TOKEN_LEN {
+            return false;
+        }
+        let Ok(tag) = URL_SAFE_NO_PAD.decode(key) else {
+            return false;
+        };
+        self.order_mac(order).verify_slice(&tag).is_ok()
+    }
+
+    fn order_mac(&self, order: Uuid) -> Hmac<Sha256> {
+        let mut mac = self.mac();
+        mac.update(ORDER_KEY_PREFIX);
+        mac.update(order.as_bytes());
+        mac
+    }
+
     /// Verifies a token of `kind` for `event`, unexpired at `now`.
     pub fn verify(
         &self,
@@ -188,6 +216,20 @@ mod tests {
             signer.verify(&token, TokenKind::Admission, Uuid::new_v4(), now),
             Err(TokenError::OtherEvent)
         );
+    }
+
+    #[test]
+    fn an_order_key_opens_its_order_only() {
+        let signer = TokenSigner::new(b"0123456789abcdef");
+        let (order, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let key = signer.order_key(order);
+        assert!(signer.is_order_key(order, &key));
+        assert!(!signer.is_order_key(other, &key));
+        assert!(!TokenSigner::new(b"another secret!!").is_order_key(order, &key));
+        assert!(!signer.is_order_key(order, &key[..key.len() - 2]));
+        for junk in ["", "!!", "a.b", &"x".repeat(5000)] {
+            assert!(!signer.is_order_key(order, junk));
+        }
     }
 
     #[test]

@@ -38,14 +38,14 @@ pub struct OrdersPage {
     pub next: Option<String>,
 }
 
-async fn known(sale: &Sale, event: Uuid) -> Result<(), SaleError> {
+pub(crate) async fn known(sale: &Sale, event: Uuid) -> Result<(), SaleError> {
     match sale.store.get_event(event).await? {
         Some(_) => Ok(()),
         None => Err(SaleError::NotFound("event")),
     }
 }
 
-fn check_limit(limit: u32) -> Result<(), SaleError> {
+pub(crate) fn check_limit(limit: u32) -> Result<(), SaleError> {
     if (1..=MAX_PAGE).contains(&limit) {
         Ok(())
     } else {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::{Sale, SaleError};
+use crate::domain::inventory::Availability;
 use crate::domain::inventory::{HoldRequest, HoldView, SeatStatus, TierCounts};
-use crate::domain::seatmap::Availability;
 use crate::inventory::actor::{GetAvailability, GetSeats, PlaceHold};
 use crate::room::token::Claims;
 

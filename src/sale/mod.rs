@@ -19,11 +19,14 @@ pub mod hold;
 pub mod join;
 pub mod leave;
 pub mod list_events;
+pub mod notifications;
 pub mod order;
 pub mod owner;
 pub mod pause;
 pub mod refusals;
 pub mod release;
+pub mod resend_mail;
+pub mod retry_mail;
 pub mod stats;
 pub mod status;
 

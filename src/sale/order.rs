@@ -93,6 +93,11 @@ pub async fn find(sale: &Sale, order_id: Uuid) -> Result<Order, SaleError> {
         .ok_or(SaleError::NotFound("order"))
 }
 
+/// Whether `key` (an order link's `?k=`, sent in the order's mails) opens `order`.
+pub fn opened_by_key(sale: &Sale, order: &Order, key: Option<&str>) -> bool {
+    key.is_some_and(|key| sale.signer.is_order_key(order.order_id, key))
+}
+
 /// Whether `admission` (a token the caller presented) is the one that bought `order`. An
 /// expired admission still reads its own order: the confirmation outlives the shopping.
 pub fn bought_with(sale: &Sale, order: &Order, admission: Option<&str>) -> bool {

@@ -6,6 +6,7 @@
 //! for "no oversell" and "idempotent orders" (`docs/architecture.md`) should two actors for one
 //! event ever run at once.
 
+pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
 
@@ -106,6 +107,7 @@ pub struct EventRecord {
 }
 
 pub use crate::domain::order::CommitOutcome;
+pub use outbox::{MailCounts, MailOutbox, OutboxTotals};
 
 /// What an actor needs to rebuild its event after a restart.
 #[derive(Clone, Debug, Default)]
@@ -146,9 +148,9 @@ pub fn database_kind(url: &str) -> Option<DatabaseKind> {
     }
 }
 
-/// Durable events and orders.
+/// Durable events and orders, and the mail outbox their commits write to.
 #[async_trait]
-pub trait OrderStore: Send + Sync + 'static {
+pub trait OrderStore: MailOutbox + Send + Sync + 'static {
     /// Checks the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -161,8 +163,8 @@ pub trait OrderStore: Send + Sync + 'static {
     /// Every event, oldest first.
     async fn list_events(&self) -> Result<Vec<EventRecord>, StoreError>;
 
-    /// Writes a batch of orders in one transaction, skipping orders whose idempotency key is
-    /// taken; if an item is already sold (two actors at once), falls back to one transaction per
+    /// Writes a batch of orders in one transaction, each with its confirmation mail in the
+    /// outbox, skipping orders whose idempotency key is taken; if an item is already sold (two actors at once), falls back to one transaction per
     /// order so only the offenders fail. Returns one outcome per order, in order. Under a
     /// `fence`, the whole batch is refused with [`StoreError::Fenced`] once the event's owner
     /// epoch is no longer the fence's (checked in the same statement or transaction).
@@ -208,7 +210,8 @@ pub trait OrderStore: Send + Sync + 'static {
     /// Keeps the opening draw (the first one saved stands).
     async fn save_opening(&self, event_id: Uuid, opening: &Opening) -> Result<(), StoreError>;
 
-    /// Marks an order cancelled and frees its items. Returns the order as it now stands and
+    /// Marks an order cancelled, frees its items and puts its cancellation mail in the outbox
+    /// (one transaction; nothing when it was already cancelled). Returns the order as it now stands and
     /// whether this call changed it (`false`: it was already cancelled), or `None` if unknown.
     async fn cancel_order(
         &self,
@@ -239,6 +242,7 @@ pub(crate) trait OrderRow {
     fn maybe_text(&self, column: &str) -> Result<Option<String>, StoreError>;
     fn int(&self, column: &str) -> Result<i64, StoreError>;
     fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError>;
+    fn maybe_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     fn uuid(&self, column: &str) -> Result<Uuid, StoreError> {
         let text = self.text(column)?;
@@ -265,6 +269,9 @@ where
         Ok(self.try_get(column)?)
     }
     fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn maybe_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(self.try_get(column)?)
     }
 }

@@ -13,6 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
+use super::outbox;
 use super::{
     orders_from_rows, parse_spec, sales_from_rows, spec_json, CommitOutcome, EventRecord,
     EventSales, Fence, OrderStore, SoldCounts, StoreError, StoredOrder, ITEM_SOLD_ONCE,
@@ -122,7 +123,8 @@ async fn insert_orders<'e>(
     // One statement, so one round trip and one implicit transaction: the fence row is locked
     // FOR SHARE (a takeover's epoch bump waits for this commit, and a commit after the bump
     // sees the new epoch and inserts nothing), the orders insert skips taken idempotency
-    // keys, and the items insert keeps only the items of inserted orders.
+    // keys, and the items and outbox inserts keep only the rows of inserted orders: a
+    // committed order has its confirmation mail waiting, a skipped or failed one has none.
     let (current, inserted): (bool, Vec<Uuid>) = sqlx::query_as(
         "WITH g AS (SELECT 1 FROM events WHERE id = $15 AND owner_epoch = $16 FOR SHARE), \
          o AS ( \
@@ -134,13 +136,17 @@ async fn insert_orders<'e>(
                   AS u(id, event_id, key, hash, name, email, total, at, session) \
              WHERE $15::uuid IS NULL OR EXISTS (SELECT 1 FROM g) \
              ON CONFLICT (event_id, idempotency_key) DO NOTHING \
-             RETURNING id), \
+             RETURNING id, event_id, email, created_at), \
          i AS ( \
              INSERT INTO order_items (order_id, event_id, item_id, tier, price_cents) \
              SELECT order_id, event_id, item_id, tier, price_cents \
              FROM unnest($10::uuid[], $11::uuid[], $12::text[], $13::text[], $14::int8[]) \
                   AS u(order_id, event_id, item_id, tier, price_cents) \
-             WHERE order_id IN (SELECT id FROM o)) \
+             WHERE order_id IN (SELECT id FROM o)), \
+         m AS ( \
+             INSERT INTO outbox (id, event_id, order_id, kind, recipient, next_attempt_at, \
+                 created_at) \
+             SELECT id, event_id, id, 'order_confirmed', email, created_at, created_at FROM o) \
          SELECT ($15::uuid IS NULL OR EXISTS (SELECT 1 FROM g)), \
                 COALESCE(ARRAY(SELECT id FROM o), '{}'::uuid[])",
     )
@@ -430,8 +436,17 @@ impl OrderStore for PostgresStore {
                 .bind(order_id)
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query(AssertSqlSafe(outbox::enqueue_sql()))
+                .bind(order_id)
+                .bind(Uuid::now_v7())
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(self.get_order(order_id).await?.map(|o| (o, changed)))
     }
 }
+
+// Postgres binds ids as UUIDs, and claims skip rows another node is claiming.
+outbox::impl_mail_outbox!(PostgresStore, |id: Uuid| id, "FOR UPDATE SKIP LOCKED");

@@ -17,6 +17,7 @@ use sqlx::sqlite::{
 use sqlx::{Acquire, AssertSqlSafe, Row, Sqlite, Transaction};
 use uuid::Uuid;
 
+use super::outbox;
 use super::{
     orders_from_rows, parse_spec, sales_from_rows, spec_json, CommitOutcome, EventRecord,
     EventSales, Fence, OrderStore, SoldCounts, StoreError, StoredOrder, ITEM_SOLD_ONCE,
@@ -128,6 +129,21 @@ async fn insert_order(
         .execute(&mut **tx)
         .await?;
     }
+    // Its confirmation mail, in the same transaction (and savepoint) as the order; the row
+    // takes the order's id (see migrations/postgres/0005_outbox.sql).
+    sqlx::query(
+        "INSERT INTO outbox (id, event_id, order_id, kind, recipient, next_attempt_at, \
+             created_at) \
+         VALUES (?, ?, ?, 'order_confirmed', ?, ?, ?)",
+    )
+    .bind(&id)
+    .bind(&event_id)
+    .bind(&id)
+    .bind(&o.email)
+    .bind(o.created_at)
+    .bind(o.created_at)
+    .execute(&mut **tx)
+    .await?;
     Ok(CommitOutcome::Committed)
 }
 
@@ -395,8 +411,17 @@ impl OrderStore for SqliteStore {
                 .bind(&id)
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query(AssertSqlSafe(outbox::enqueue_sql()))
+                .bind(&id)
+                .bind(Uuid::now_v7().to_string())
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(self.get_order(order_id).await?.map(|o| (o, changed)))
     }
 }
+
+// SQLite keeps ids as text; it has one writer, so a claim needs no row locks.
+outbox::impl_mail_outbox!(SqliteStore, |id: Uuid| id.to_string(), "");

@@ -232,6 +232,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .default_service(allow("GET")),
         )
         .service(get_only("/api/docs", api_docs))
+        .service(get_only("/api/v1/openapi.json", openapi::document))
         .service(web::scope("/api/v1").configure(api::routes))
         .configure(pages::routes);
 }

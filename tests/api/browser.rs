@@ -153,14 +153,23 @@ async fn wait_for(client: &Client, script: &str, what: &str) {
     }
 }
 
+/// The text of the first element `css` finds. A page still replacing itself (a navigation
+/// just done) can drop the element between finding and reading it: then it looks again.
 async fn text(client: &Client, css: &str) -> String {
-    client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    let started = Instant::now();
+    loop {
+        let element = client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        match element.text().await {
+            Ok(text) => return text,
+            Err(_) if started.elapsed() < PAGE_WAIT => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("{css}: {e}"),
+        }
+    }
 }
 
 async fn type_into(client: &Client, css: &str, value: &str) {
@@ -598,6 +607,12 @@ async fn an_arena_seat_map_stays_live_and_light() {
         "Ada Lovelace",
         "ada@example.com",
         "24-arena-best-available-checkout",
+    )
+    .await;
+    wait_for(
+        &laptop,
+        "document.readyState === 'complete' && document.querySelector('main') && document.querySelector('main').innerText.includes('A-1-2')",
+        "the order page",
     )
     .await;
     let page = text(&laptop, "main").await;

@@ -542,6 +542,73 @@ async fn console_logins_are_rate_limited_per_address() {
     app.stop().await;
 }
 
+#[actix_web::test]
+async fn parked_mails_are_counted_listed_and_retried_from_the_console() {
+    let server = crate::mailer::MailServer::start();
+    server.set_rules(&json!({"gone@example.com": "550 5.1.1 No such user here"}));
+    let url = server.url();
+    let app = TestApp::spawn_with(&[
+        ("SMTP_URL", url.as_str()),
+        ("MAIL_POLL_MS", "100"),
+        ("MAIL_BACKOFF_BASE_MS", "100"),
+    ])
+    .await;
+    let console = Console::login(&app).await;
+    let event = app.event(&event_spec(1, 6, 10)).await;
+    let order = sell(&app, &event, &["A-1-1"], "Gone Fan", "gone@example.com").await;
+    let parked_path = format!("/api/v1/events/{event}/notifications?state=parked");
+    let mut waited = 0;
+    let row = loop {
+        let page: Value = app.organizer_get(&parked_path).await.json().await.unwrap();
+        if let Some(row) = page["notifications"].get(0) {
+            break row["id"].as_str().unwrap().to_string();
+        }
+        waited += 1;
+        assert!(waited < 300, "the mail was never parked");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+
+    let (status, dashboard) = console.page(&format!("/organizer/events/{event}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(dashboard.contains(r#"id="k-mail-parked""#), "{dashboard}");
+    assert!(
+        dashboard.contains(&format!(
+            r#"<a href="/organizer/events/{event}/notifications?state=parked">1</a>"#
+        )),
+        "one parked mail on the dashboard"
+    );
+    let mails_path = format!("/organizer/events/{event}/notifications");
+    let (status, html) = console.page(&mails_path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&row) && html.contains(&order), "{html}");
+    assert!(
+        html.contains("No such user here"),
+        "the server's reply is shown"
+    );
+    assert!(html.contains(&format!("/organizer/notifications/{row}/retry")));
+    assert!(!html.contains("style="), "no inline style under the CSP");
+    let (status, _) = console.page(&format!("{mails_path}?state=lost")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Without the form token: refused, nothing retried.
+    let forged = console
+        .post_raw(&format!("/organizer/notifications/{row}/retry"), &[])
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    server.set_rules(&json!({}));
+    let retried = console
+        .post(
+            &format!("/organizer/notifications/{row}/retry"),
+            &[("back", &format!("{mails_path}?state=parked"))],
+        )
+        .await;
+    assert_eq!(retried.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&retried), format!("{mails_path}?state=parked"));
+    let mails = server.wait_for(1, std::time::Duration::from_secs(30)).await;
+    assert_eq!(mails[0].rcpt_to, "gone@example.com");
+    app.stop().await;
+}
+
 /// A fan buys `seats` under a name and email: returns the order id.
 async fn sell(app: &TestApp, event: &str, seats: &[&str], name: &str, email: &str) -> String {
     let fan = app.admitted_fan(event).await;

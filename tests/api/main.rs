@@ -1,6 +1,7 @@
 //! End-to-end tests of the HTTP API against a real app on real backends (see helpers.rs).
 
 mod helpers;
+mod mailer;
 mod proxy;
 
 mod browser;
@@ -11,6 +12,7 @@ mod edge;
 mod events;
 mod hardening;
 mod health;
+mod mail;
 mod openapi;
 mod orders;
 mod outages;

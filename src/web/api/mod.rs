@@ -1,6 +1,7 @@
 //! The JSON API (`docs/api.md`), v1: thin adapters over [`crate::sale`].
 
 pub mod events;
+pub mod notifications;
 pub mod orders;
 pub mod queue;
 pub mod shop;
@@ -9,7 +10,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, HttpMessage, HttpResponse};
 
 use super::error::ApiError;
-use super::{allow, fan_limits, forward, get_only, openapi, organizer_limits};
+use super::{allow, fan_limits, forward, organizer_limits};
 
 /// Registers the `/api/v1` routes. Routes are nested under `/events/{id}` so a request's
 /// path is matched against one pattern with a parameter and then static suffixes: actix's
@@ -107,6 +108,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(orders::list))
                     .default_service(allow("GET")),
             )
+            .service(
+                web::resource("/notifications")
+                    .route(web::get().to(notifications::list))
+                    .default_service(allow("GET")),
+            )
             .default_service(web::to(not_found)),
     )
     .service(
@@ -117,7 +123,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .default_service(allow("GET, POST")),
         ),
     )
-    .service(get_only("/openapi.json", openapi::document))
     .service(
         web::scope("/orders/{id}")
             .service(
@@ -129,6 +134,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::resource("/cancel")
                     .wrap(from_fn(forward::to_order_owner))
                     .route(web::post().to(orders::cancel))
+                    .default_service(allow("POST")),
+            )
+            .service(
+                web::resource("/resend")
+                    .route(web::post().to(notifications::resend))
+                    .default_service(allow("POST")),
+            )
+            .default_service(web::to(not_found)),
+    )
+    .service(
+        web::scope("/notifications/{id}")
+            .service(
+                web::resource("/retry")
+                    .route(web::post().to(notifications::retry))
                     .default_service(allow("POST")),
             )
             .default_service(web::to(not_found)),

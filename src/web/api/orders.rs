@@ -32,6 +32,19 @@ pub struct ListQuery {
     q: Option<String>,
 }
 
+/// A listing's `after` cursor: an id in the spelling the API writes (`next`), or none when
+/// absent or empty (`400` otherwise: one cursor, one spelling).
+pub fn cursor(after: Option<&str>) -> Result<Option<Uuid>, ApiError> {
+    match after {
+        None | Some("") => Ok(None),
+        Some(cursor) => Uuid::parse_str(cursor)
+            .ok()
+            .filter(|id| id.to_string() == cursor)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_request("invalid cursor")),
+    }
+}
+
 /// What the listing answers in.
 #[derive(utoipa::ToSchema)]
 #[schema(rename_all = "lowercase")]
@@ -62,16 +75,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let event = path.into_inner();
     let query = query.into_inner();
-    let after = match query.after.as_deref() {
-        None | Some("") => None,
-        // Only the spelling the API writes (`next`): one cursor, one spelling.
-        Some(cursor) => Some(
-            Uuid::parse_str(cursor)
-                .ok()
-                .filter(|id| id.to_string() == cursor)
-                .ok_or_else(|| ApiError::bad_request("invalid cursor"))?,
-        ),
-    };
+    let after = cursor(query.after.as_deref())?;
     let search = export::search_term(query.q.as_deref())?;
     match query.format.as_deref() {
         None | Some("json") => {}

@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::event::MAX_PER_ORDER_CEILING;
+use crate::domain::inventory::Availability;
 use crate::domain::inventory::HoldView;
 use crate::domain::inventory::{HoldRequest, SeatStatus, TierCounts};
 use crate::domain::order::Buyer;
 use crate::domain::order::Order;
-use crate::domain::seatmap::Availability;
 use crate::sale;
 use crate::web::error::{ApiError, ErrorBody};
 use crate::web::extract::{Admitted, HoldRoute, OrderRoute, StatusRoute};
@@ -86,7 +86,7 @@ mod wire {
     use parking_lot::Mutex;
     use uuid::Uuid;
 
-    use crate::domain::seatmap::Availability;
+    use crate::domain::inventory::Availability;
 
     /// One version's answer: plain, gzip and brotli.
     pub struct Wire {

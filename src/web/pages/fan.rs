@@ -294,16 +294,26 @@ pub struct OrderPage {
     pub total: String,
 }
 
+/// The query of an order page: the key of the link in the order's mails.
+#[derive(serde::Deserialize)]
+pub struct OrderLink {
+    k: Option<String>,
+}
+
+/// The confirmation: for the organizer, the admission that bought it, or the link in the
+/// order's mails (`?k=`, which opens it on any device, without cookies).
 async fn order_page(
     _: Reader,
     req: HttpRequest,
     state: State,
     path: web::Path<Uuid>,
+    link: web::Query<OrderLink>,
 ) -> Result<HttpResponse, PageError> {
     let order_id = path.into_inner();
     let order = sale::order::find(&state.sale, order_id).await?;
     let token = fan_token(&req, &admission_cookie(order.event_id));
-    if !organizer_reading(&req, &state)?
+    if !sale::order::opened_by_key(&state.sale, &order, link.k.as_deref())
+        && !organizer_reading(&req, &state)?
         && !sale::order::bought_with(&state.sale, &order, token.as_deref())
     {
         refused_bearer(&req, &state)?;

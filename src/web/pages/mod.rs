@@ -14,19 +14,8 @@ use super::extract::Reader;
 pub use super::render::render;
 use super::{allow, State};
 use crate::domain::inventory::SaleState;
+pub use crate::domain::show::{money, show_time};
 use crate::sale::{self, list_events::EventView};
-
-/// Formats cents as a price (`$129.00`).
-pub fn money(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let cents = cents.unsigned_abs();
-    format!("{sign}${}.{:02}", cents / 100, cents % 100)
-}
-
-/// A time as the pages show it (`Tue 31 Dec 2030, 20:00 UTC`).
-pub fn show_time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%a %-d %b %Y, %H:%M UTC").to_string()
-}
 
 /// An event state in the fan's words.
 pub fn state_label(state: SaleState) -> &'static str {
@@ -203,13 +192,6 @@ pub fn default_page() -> actix_web::Route {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn money_formats_cents() {
-        assert_eq!(money(12900), "$129.00");
-        assert_eq!(money(5), "$0.05");
-        assert_eq!(money(-150), "-$1.50");
-    }
 
     #[test]
     fn names_are_escaped() {

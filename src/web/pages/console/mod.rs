@@ -8,6 +8,7 @@
 //! `/organizer` that the session cookie opens, so the token itself never reaches a script.
 
 pub mod event_form;
+pub mod mail;
 pub mod session;
 
 use crate::web::{allow, get_only};
@@ -27,6 +28,7 @@ use crate::edge::Route;
 use crate::sale::list_events::EventView;
 use crate::sale::stats::Stats;
 use crate::sale::{self, export, SaleError};
+use crate::store::MailCounts;
 use crate::web::error::{ApiError, Back, PageError};
 use crate::web::extract::rate_limited;
 use crate::web::{csv_download, forward, organizer_limits, read_body, State, ORGANIZER_BODY_LIMIT};
@@ -120,6 +122,8 @@ struct DashboardPage {
     stats: Stats,
     revenue: String,
     tiers: Vec<TierLine>,
+    /// The event's mails not sent yet.
+    mail: MailCounts,
 }
 
 struct OrderRow {
@@ -376,22 +380,26 @@ async fn dashboard(
     state: State,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, PageError> {
-    let board = sale::stats::dashboard(&state.sale, path.into_inner())
+    let id = path.into_inner();
+    let board = sale::stats::dashboard(&state.sale, id)
         .await
         .map_err(|e| console_error(e, CONSOLE_PATH))?;
-    Ok(private(render(
-        StatusCode::OK,
-        &dashboard_page(
-            Chrome::new(&session),
-            board.event,
-            board.stats,
-            board.paused,
-        ),
-    )))
+    let mail = sale::notifications::counts(&state.sale, id)
+        .await
+        .map_err(|e| console_error(e, CONSOLE_PATH))?;
+    let mut page = dashboard_page(
+        Chrome::new(&session),
+        board.event,
+        board.stats,
+        board.paused,
+    );
+    page.mail = mail;
+    Ok(private(render(StatusCode::OK, &page)))
 }
 
 fn dashboard_page(chrome: Chrome, v: EventView, stats: Stats, paused: bool) -> DashboardPage {
     DashboardPage {
+        mail: MailCounts::default(),
         chrome,
         id: v.id,
         starts_at: show_time(v.starts_at),
@@ -493,17 +501,22 @@ async fn orders_csv(
     Ok(private(csv_download(id, body)))
 }
 
+/// Where a posted form's `back` field says to return: only into the console (an address
+/// elsewhere would be an open redirect), else the console's home.
+fn back_to(posted: &ConsoleForm) -> String {
+    posted
+        .field("back")
+        .filter(|b| b.starts_with("/organizer/") && !b.starts_with("/organizer//"))
+        .unwrap_or(CONSOLE_PATH)
+        .to_string()
+}
+
 async fn cancel(
     posted: ConsoleForm,
     state: State,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, PageError> {
-    // Only back into the console: a posted address elsewhere would be an open redirect.
-    let back = posted
-        .field("back")
-        .filter(|b| b.starts_with("/organizer/") && !b.starts_with("/organizer//"))
-        .unwrap_or(CONSOLE_PATH)
-        .to_string();
+    let back = back_to(&posted);
     let order = sale::cancel::cancel(&state.sale, path.into_inner())
         .await
         .map_err(|e| console_error(e, &back))?;
@@ -548,6 +561,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(get_only("/events/{id}/stats", live_stats))
             .service(get_only("/events/{id}/orders", orders))
             .service(get_only("/events/{id}/orders.csv", orders_csv))
+            .service(get_only("/events/{id}/notifications", mail::mails))
             .service(
                 web::resource("/events/{id}/{action}")
                     .wrap(from_fn(forward::to_event_owner))
@@ -558,6 +572,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::resource("/orders/{id}/cancel")
                     .wrap(from_fn(forward::to_order_owner))
                     .route(web::post().to(cancel))
+                    .default_service(allow("POST")),
+            )
+            .service(
+                web::resource("/notifications/{id}/retry")
+                    .route(web::post().to(mail::retry))
                     .default_service(allow("POST")),
             ),
     );
