@@ -215,7 +215,7 @@ impl Application {
                 .wrap(from_fn(web::guard::guard))
                 .wrap(from_fn(telemetry::record_request))
                 .wrap(TracingLogger::default())
-                .wrap(web::security_headers())
+                .wrap(from_fn(web::security_headers))
                 .configure(web::routes)
                 .service(web::pages::static_files(&static_dir))
                 .default_service(web::pages::default_page())

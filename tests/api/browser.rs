@@ -154,15 +154,16 @@ async fn wait_for(client: &Client, script: &str, what: &str) {
 }
 
 /// The text of the first element `css` finds. A page still replacing itself (a navigation
-/// just done) can drop the element between finding and reading it: then it looks again.
+/// just done) can drop the element before or between finding and reading it: then it looks
+/// again, until the page wait runs out.
 async fn text(client: &Client, css: &str) -> String {
     let started = Instant::now();
     loop {
-        let element = client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"));
-        match element.text().await {
+        let read = match client.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await,
+            Err(e) => Err(e),
+        };
+        match read {
             Ok(text) => return text,
             Err(_) if started.elapsed() < PAGE_WAIT => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -300,10 +301,17 @@ async fn fan_joins(app: &TestApp, fan: &Client, event: &str, shot: &str) -> u64 
     )
     .await;
     snap(fan, shot).await;
-    if fan.current_url().await.unwrap().path().ends_with("/shop") {
-        return 0; // admitted before the page could show the place
-    }
-    text(fan, "#room-position").await.parse().unwrap()
+    // Read in one script: the fan may be admitted (and the page replaced by the shop)
+    // between the wait above and the reading.
+    let place = fan
+        .execute(
+            "const p = document.getElementById('room-position'); \
+             return p && !location.pathname.endsWith('/shop') ? p.innerText : '0';",
+            vec![],
+        )
+        .await
+        .unwrap();
+    place.as_str().unwrap_or("0").parse().unwrap_or(0) // 0: admitted before the page showed it
 }
 
 async fn at_shop(fan: &Client) -> bool {

@@ -448,6 +448,13 @@ async fn cookies_are_secure_when_the_site_is_https_and_pages_carry_the_usual_hea
     assert_eq!(page.headers()["x-content-type-options"], "nosniff");
     assert_eq!(page.headers()["referrer-policy"], "same-origin");
     assert_eq!(page.headers()["x-frame-options"], "DENY");
+    // A JSON answer is never rendered: it keeps nosniff and the referrer policy, and does
+    // not carry the page headers on every status poll.
+    let headers = joined.headers();
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "same-origin");
+    assert!(headers.get("content-security-policy").is_none());
+    assert!(headers.get("x-frame-options").is_none());
     plain.stop().await;
 
     // A trusted proxy's says the browser came over HTTPS.
