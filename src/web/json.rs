@@ -55,10 +55,9 @@ pub fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
 }
 
-/// Checks a body's declared type: JSON, or no body at all when `optional`.
+/// Checks a body's declared type: JSON, or no body at all (zero bytes) when `optional`.
 pub fn check_content_type(req: &HttpRequest, body: &[u8], optional: bool) -> Result<(), ApiError> {
-    let empty = body.iter().all(u8::is_ascii_whitespace);
-    if (optional && empty) || is_json(req) {
+    if (optional && body.is_empty()) || is_json(req) {
         return Ok(());
     }
     Err(ApiError::UnsupportedMediaType(

@@ -69,6 +69,26 @@ async fn json_bodies_must_be_objects_and_anything_else_changes_nothing() {
         .unwrap();
     assert_error(refused, StatusCode::BAD_REQUEST, "bad_request").await;
     assert_eq!(app.stats(&event).await["last_seq"], before, "nobody joined");
+    // A body of whitespace declared as JSON is not JSON (only no body at all is optional),
+    // from a newcomer or from a fan joining again with their own ticket.
+    let ticket = app.join_queue(&event).await["ticket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = app.stats(&event).await["last_seq"].clone();
+    for own in [None, Some(ticket.as_str())] {
+        let mut request = app
+            .client
+            .post(app.url(&join))
+            .header("Content-Type", "application/json")
+            .body("\t");
+        if let Some(ticket) = own {
+            request = request.bearer_auth(ticket);
+        }
+        let refused = request.send().await.unwrap();
+        assert_error(refused, StatusCode::BAD_REQUEST, "bad_request").await;
+    }
+    assert_eq!(app.stats(&event).await["last_seq"], before, "nobody joined");
     app.stop().await;
 }
 

@@ -52,11 +52,11 @@ struct SolutionBody {
 }
 
 impl JoinBody {
-    /// An empty body is a join without proof of work; anything else must be a JSON object
-    /// sent as `application/json`.
+    /// No body at all is a join without proof of work; anything else (whitespace included)
+    /// must be a JSON object sent as `application/json`.
     fn parse(req: &HttpRequest, bytes: &[u8]) -> Result<Self, ApiError> {
         check_content_type(req, bytes, true)?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        if bytes.is_empty() {
             return Ok(JoinBody::default());
         }
         let body: JoinBody = parse_object(bytes)?;
