@@ -8,6 +8,7 @@
 //! Without chromium and chromedriver the test says it is skipped, except under `CI=true`,
 //! where `scripts/test` installs them and their absence is a failure.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,7 +21,8 @@ use crate::helpers::{backend, TestApp, ORGANIZER_TOKEN};
 /// Longest wait for anything the pages do by themselves (joining, admission, redirects).
 const PAGE_WAIT: Duration = Duration::from_secs(30);
 
-/// A chromedriver this test started, stopped when dropped.
+/// A chromedriver this test started, in a process group of its own: dropped (also when the
+/// test fails), the whole group goes, the browsers it started included.
 struct Driver {
     child: Child,
     url: String,
@@ -28,6 +30,11 @@ struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -57,6 +64,7 @@ async fn start_driver() -> (Driver, PathBuf) {
         .port();
     let child = Command::new(driver)
         .arg(format!("--port={port}"))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -631,5 +639,9 @@ async fn an_arena_seat_map_stays_live_and_light() {
     )
     .unwrap();
     println!("arena shop page: {figures:?}");
+    for client in [laptop, phone] {
+        client.close().await.unwrap();
+    }
     app.stop().await;
+    drop(driver);
 }
