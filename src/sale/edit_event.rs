@@ -48,6 +48,29 @@ mod double_option {
 }
 
 impl EventPatch {
+    /// A change names each tier and each section once: a second entry would silently replace
+    /// the first, which was never checked.
+    fn check(&self) -> Result<(), SaleError> {
+        let twice = |ids: Vec<&str>, what: &str| {
+            let mut seen = std::collections::HashSet::new();
+            match ids.into_iter().find(|id| !seen.insert(*id)) {
+                Some(id) => Err(SaleError::Invalid(format!(
+                    "{what} {id:?} appears twice in the change"
+                ))),
+                None => Ok(()),
+            }
+        };
+        let tiers = self.tiers.iter().flatten().map(|t| t.id.as_str()).collect();
+        twice(tiers, "tier id")?;
+        let blocks = self
+            .seating
+            .iter()
+            .flatten()
+            .map(|b| b.section.as_str())
+            .collect();
+        twice(blocks, "section")
+    }
+
     /// The spec after this patch.
     pub fn apply(self, mut spec: EventSpec) -> EventSpec {
         if let Some(v) = self.name {
@@ -92,6 +115,7 @@ impl EventPatch {
 
 /// Applies a patch to an event.
 pub async fn edit_event(sale: &Sale, id: Uuid, patch: EventPatch) -> Result<EventView, SaleError> {
+    patch.check()?;
     change(sale, id, |record| {
         record.spec = patch.apply(record.spec.clone());
     })

@@ -206,6 +206,25 @@ async fn patch_adds_inventory_and_never_shrinks_below_sold_or_held() {
     assert!(tiers
         .iter()
         .any(|t| t["id"] == "upper" && t["capacity"] == 4));
+    // A change naming a tier or a section twice is refused as a whole: the second entry
+    // must not hide an invalid first one (a negative price here).
+    for twice in [
+        json!({"tiers": [
+            {"id": "floor", "name": "Floor", "price_cents": -1, "capacity": 10},
+            {"id": "floor", "name": "Floor", "price_cents": 400, "capacity": 10}]}),
+        json!({"seating": [
+            {"section": "C", "rows": 1, "seats_per_row": 2, "tier": "upper", "price_cents": -1},
+            {"section": "C", "rows": 1, "seats_per_row": 2, "tier": "upper", "price_cents": 4000}]}),
+    ] {
+        let refused = patch(twice).await;
+        assert_error(refused, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await;
+    }
+    let view = app.event_view(&id).await;
+    let tiers = view["tiers"].as_array().unwrap();
+    let floor = tiers.iter().find(|t| t["id"] == "floor").unwrap();
+    assert_eq!(floor["price_cents"], 5000, "nothing changed: {view}");
+    let upper = tiers.iter().find(|t| t["id"] == "upper").unwrap();
+    assert_eq!(upper["capacity"], 4, "no section C was added: {view}");
     // Removing a section or resizing one is refused.
     let resize = patch(json!({"seating": [{"section": "A", "rows": 1, "seats_per_row": 2, "tier": "lower", "price_cents": 9000}]})).await;
     assert_error(resize, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await;
