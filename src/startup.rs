@@ -105,9 +105,9 @@ impl Application {
             Some(url) => Arc::new(RedisLineStore::new(url, &settings.redis_prefix)?),
             None => Arc::new(MemoryLineStore::new()),
         };
-        // Connect now, on the runtime that outlives the HTTP workers, so the shared Redis
-        // connection's driver does not stop with a worker (a node that starts while Redis is
-        // down connects later, on first use).
+        // Check Redis now (and open the node's own connection, which the pacer uses; each HTTP
+        // worker opens its own on first use). A node that starts while Redis is down
+        // connects later, on first use.
         if let Err(e) = line.ping().await {
             tracing::warn!(error = %e, "the line store does not answer yet");
         }
