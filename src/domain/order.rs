@@ -110,7 +110,9 @@ pub struct BuyerError(pub String);
 
 impl Buyer {
     /// Parses a name and email: a non-empty name without control characters, and an email
-    /// that is `local@domain.tld` in shape (deliverability is the mail system's business).
+    /// that is one address as the mail sender reads it (lettre's `Address`), with a dotted
+    /// domain. Deliverability is the mail system's business; a list or a typo such as
+    /// `ada@example.com,x.org` is refused here, not parked after the order.
     pub fn parse(name: &str, email: &str) -> Result<Buyer, BuyerError> {
         let name = name.trim();
         let email = email.trim();
@@ -147,6 +149,7 @@ fn plausible_email(email: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
+        && email.parse::<lettre::Address>().is_ok()
 }
 
 #[cfg(test)]
@@ -160,6 +163,17 @@ mod tests {
         assert!(Buyer::parse("Ada", "ada.example.com").is_err());
         assert!(Buyer::parse("Ada", "ada@localhost").is_err());
         assert!(Buyer::parse("Ada", "a b@example.com").is_err());
+        for not_one in [
+            "ada@example.com,evil.test",
+            "ada@example.com;b@evil.test",
+            "ada@exa(mple).com",
+            "<ada@example.com>",
+            "ada@example.com>",
+        ] {
+            assert!(Buyer::parse("Ada", not_one).is_err(), "{not_one}");
+        }
+        assert!(Buyer::parse("Ada", "ada.o'neil+tickets@example.co.uk").is_ok());
+        assert!(Buyer::parse("Zoë", "zoë@exämple.de").is_ok());
         assert!(Buyer::parse("Ada\u{0}", "ada@example.com").is_err());
         assert!(Buyer::parse(&"x".repeat(201), "ada@example.com").is_err());
     }

@@ -44,6 +44,29 @@ pub mod reason {
     pub const DEFERRED: &str = "deferred";
     /// A `5xx` reply: refused for good.
     pub const REJECTED: &str = "rejected";
+    /// The stored recipient is not one address.
+    pub const ADDRESS: &str = "address";
+    /// Writing the mail as a file failed.
+    pub const FILE: &str = "file";
+    /// The database failed while the mail was being built.
+    pub const DATABASE: &str = "database";
+    /// The mail's order or event is not stored.
+    pub const MESSAGE: &str = "message";
+    /// Anything unforeseen.
+    pub const OTHER: &str = "other";
+    /// Every reason, for the metric's series to exist (at 0) before the first failure.
+    pub const ALL: [&str; 10] = [
+        UNREACHABLE,
+        TIMEOUT,
+        TLS,
+        DEFERRED,
+        REJECTED,
+        ADDRESS,
+        FILE,
+        DATABASE,
+        MESSAGE,
+        OTHER,
+    ];
 }
 
 impl Undelivered {
@@ -112,7 +135,7 @@ pub fn one_line(text: &str) -> String {
 pub fn recipient(address: &str) -> Result<Address, Undelivered> {
     Address::from_str(address.trim()).map_err(|e| {
         Undelivered::permanent(
-            "address",
+            reason::ADDRESS,
             format!(
                 "the address {:?} was refused: {e}",
                 address.chars().take(80).collect::<String>()

@@ -99,7 +99,7 @@ impl Transport {
             Transport::Files(dir) => {
                 write_file(dir, id, &message.formatted()).map_err(|e| Undelivered {
                     failure: Failure::Transient,
-                    reason: "file",
+                    reason: reason::FILE,
                     detail: format!("writing the mail into {}: {e}", dir.display()),
                 })
             }
@@ -131,7 +131,7 @@ fn classify(e: &lettre::transport::smtp::Error) -> Undelivered {
     } else if io_cause(e).is_some() {
         (Failure::Transient, reason::UNREACHABLE)
     } else {
-        (Failure::Transient, "other")
+        (Failure::Transient, reason::OTHER)
     };
     Undelivered {
         failure,

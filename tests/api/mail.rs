@@ -499,6 +499,9 @@ async fn buyer_text_cannot_add_a_header_or_a_recipient() {
         ("Eve\r\nBcc: victim@evil.test", "eve@example.com"),
         ("Eve", "eve@example.com\r\nBcc: victim@evil.test"),
         ("Eve", "eve@example.com, victim@evil.test"),
+        // No header or second recipient, but no single address either: refused at
+        // checkout rather than a confirmed order whose mail can only be parked.
+        ("Eve", "eve@example.com,victim.evil.test"),
     ] {
         let hold = app
             .held(&event, &fan, &json!({"tier": "floor", "quantity": 1}))
@@ -520,19 +523,7 @@ async fn buyer_text_cannot_add_a_header_or_a_recipient() {
             .unwrap();
         assert_error(refused, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await;
     }
-    // An address the checkout lets through but that is no single address: the mail is
-    // parked, sent to nobody.
-    let order =
-        created(order_one(&app, &event, &fan, "eve@example.com,victim.evil.test", "k").await).await;
-    let parked = wait_for_rows(&app, &event, "parked", |rows| rows.len() == 1).await;
-    assert_eq!(parked[0]["order_id"], order["order_id"]);
-    assert!(
-        parked[0]["last_error"]
-            .as_str()
-            .unwrap()
-            .contains("address"),
-        "{parked:?}"
-    );
+    assert!(app.all_orders(&event).await.is_empty(), "no order was made");
     // A plain buyer still gets a mail with one To and no Bcc.
     bought(&app, &event, "ada@example.com").await;
     let mails = server.wait_for(1, MAIL_WAIT).await;
@@ -630,5 +621,35 @@ async fn the_mail_endpoints_refuse_bad_input_and_change_nothing() {
     // Nothing above added or changed a mail.
     let after: Value = app.organizer_get(&list("")).await.json().await.unwrap();
     assert_eq!(after["notifications"].as_array().unwrap().len(), 1);
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn every_mail_failure_reason_is_a_series_from_the_start() {
+    let app = TestApp::spawn().await;
+    let mut metrics = String::new();
+    for _ in 0..50 {
+        metrics = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("mail_failed_total{") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // No test makes a TLS handshake fail: the series is there because the sender made it.
+    for reason in ["tls", "address", "unreachable", "rejected", "other"] {
+        assert!(
+            metrics.contains(&format!("mail_failed_total{{reason=\"{reason}\"}}")),
+            "{reason}: {metrics}"
+        );
+    }
+    assert!(metrics.contains("mail_sent_total"));
     app.stop().await;
 }
