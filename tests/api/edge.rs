@@ -284,15 +284,7 @@ async fn a_bot_flood_is_turned_away_while_every_fan_buys() {
         taken >= paid && taken <= paid + retried,
         "{taken} places for {paid} paid, {retried} retried: {stats}"
     );
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.get_text("/metrics").await;
     for reason in ["rate_limited", "pow", "not_admitted"] {
         assert!(
             metrics.contains(&format!("requests_rejected_total{{reason=\"{reason}\"}}")),

@@ -279,8 +279,7 @@ async fn made_up_methods_do_not_grow_the_metrics() {
             .await
             .unwrap();
     }
-    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
-    let text = metrics.text().await.unwrap();
+    let text = app.get_text("/metrics").await;
     assert!(!text.contains("FOO"), "a made-up method became a label");
     assert!(
         text.contains(r#"method="other""#),

@@ -47,15 +47,7 @@ async fn made_up_paths_never_become_metric_labels() {
         let response = app.client.get(app.url(path)).send().await.unwrap();
         assert!(response.status().is_client_error(), "{path}");
     }
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.get_text("/metrics").await;
     assert!(!text.contains("label-probe"), "{text}");
     assert!(!text.contains("/api/v{id}"), "{text}");
     assert!(

@@ -354,6 +354,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Any GET as text, without credentials (a page, `/metrics`).
+    pub async fn get_text(&self, path: &str) -> String {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// `GET /api/v1/events`: the listed events.
     pub async fn events(&self) -> Vec<Value> {
         self.get_json("/api/v1/events").await["events"]

@@ -204,8 +204,7 @@ async fn an_orders_mail_names_what_was_bought_and_its_link_opens_the_order_anywh
         assert_eq!(refused.status(), StatusCode::NOT_FOUND, "{path}");
     }
 
-    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
-    let metrics = metrics.text().await.unwrap();
+    let metrics = app.get_text("/metrics").await;
     for name in ["mail_sent_total", "mail_outbox_due", "mail_parked"] {
         assert!(metrics.contains(name), "{name} not in /metrics");
     }
@@ -629,15 +628,7 @@ async fn every_mail_failure_reason_is_a_series_from_the_start() {
     let app = TestApp::spawn().await;
     let mut metrics = String::new();
     for _ in 0..50 {
-        metrics = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        metrics = app.get_text("/metrics").await;
         if metrics.contains("mail_failed_total{") {
             break;
         }

@@ -292,15 +292,7 @@ async fn answers_are_compressed_as_the_client_asks_and_small_ones_are_not() {
 #[actix_web::test]
 async fn static_assets_are_cached_for_good_under_their_hash_and_revalidated_otherwise() {
     let app = TestApp::spawn().await;
-    let page = app
-        .client
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.get_text("/").await;
     let start = page
         .find("/static/site.css?v=")
         .expect("a hashed stylesheet link");
