@@ -99,7 +99,7 @@ async fn gather(
     batch
 }
 
-/// Writes one batch; returns each order with its hold and outcome (`None`: not written).
+/// Writes one batch; returns each order with its hold and how it settled.
 async fn commit(
     store: Arc<dyn OrderStore>,
     batch: Vec<CommitJob>,
@@ -125,11 +125,7 @@ async fn commit(
                 .filter(|&i| outcomes[i] == CommitOutcome::KeyTaken)
                 .collect();
             let mut settled: Vec<Settled> = outcomes.into_iter().map(Settled::Outcome).collect();
-            if !taken.is_empty() {
-                for (i, s) in look_up(&store, &orders, &taken).await {
-                    settled[i] = s.unwrap_or(Settled::Outcome(CommitOutcome::KeyTaken));
-                }
-            }
+            look_up(&store, &orders, &taken, &mut settled).await;
             settled
         }
         Err(StoreError::Fenced) => {
@@ -146,9 +142,7 @@ async fn commit(
             tracing::warn!(error = %e, orders = orders.len(), "group commit failed; looking up its keys");
             let all: Vec<usize> = (0..orders.len()).collect();
             let mut settled = vec![Settled::Failed; orders.len()];
-            for (i, s) in look_up(&store, &orders, &all).await {
-                settled[i] = s.unwrap_or(Settled::Failed);
-            }
+            look_up(&store, &orders, &all, &mut settled).await;
             settled
         }
     };
@@ -166,17 +160,18 @@ async fn commit(
         .collect()
 }
 
-/// What the database holds under the keys of `orders[which]`: for each, `Committed` when it is
-/// this very order, `Stored` when another attempt stored it for the same request, `KeyTaken`
-/// when the key holds another request's order, `None` when nothing is stored under it. Every
-/// entry is `None` when the database cannot be asked.
+/// Settles `orders[which]` by what the database holds under their keys: `Committed` when it
+/// is this very order, `Stored` when another attempt stored it for the same request,
+/// `KeyTaken` when the key holds another request's order. An entry with nothing stored under
+/// its key, or every entry when the database cannot be asked, keeps what `settled` says.
 async fn look_up(
     store: &Arc<dyn OrderStore>,
     orders: &[NewOrder],
     which: &[usize],
-) -> Vec<(usize, Option<Settled>)> {
+    settled: &mut [Settled],
+) {
     let Some(first) = which.first() else {
-        return Vec::new();
+        return;
     };
     let event = orders[*first].order.event_id;
     let keys: Vec<String> = which
@@ -192,30 +187,29 @@ async fn look_up(
             }
             Err(e) => {
                 tracing::warn!(error = %e, attempt, "looking up a failed batch's keys failed");
-                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                if attempt + 1 < LOOKUP_ATTEMPTS {
+                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                }
             }
         }
     }
     let Some(stored) = found else {
-        return which.iter().map(|&i| (i, None)).collect();
+        return;
     };
-    which
-        .iter()
-        .map(|&i| {
-            let mine = &orders[i];
-            let settled = stored
-                .iter()
-                .find(|s| s.idempotency_key == mine.idempotency_key)
-                .map(|s| {
-                    if s.order.order_id == mine.order.order_id {
-                        Settled::Outcome(CommitOutcome::Committed)
-                    } else if s.request_hash == mine.request_hash {
-                        Settled::Stored(s.order.clone())
-                    } else {
-                        Settled::Outcome(CommitOutcome::KeyTaken)
-                    }
-                });
-            (i, settled)
-        })
-        .collect()
+    for &i in which {
+        let mine = &orders[i];
+        let Some(s) = stored
+            .iter()
+            .find(|s| s.idempotency_key == mine.idempotency_key)
+        else {
+            continue;
+        };
+        settled[i] = if s.order.order_id == mine.order.order_id {
+            Settled::Outcome(CommitOutcome::Committed)
+        } else if s.request_hash == mine.request_hash {
+            Settled::Stored(s.order.clone())
+        } else {
+            Settled::Outcome(CommitOutcome::KeyTaken)
+        };
+    }
 }

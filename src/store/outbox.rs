@@ -143,16 +143,16 @@ pub(crate) fn enqueue_sql() -> String {
     )
 }
 
-/// An event's unsent rows by state (`$1` event).
-pub(crate) const COUNTS_SQL: &str = "SELECT state, COUNT(*) AS n FROM outbox \
-     WHERE event_id = $1 AND state IN ('pending', 'parked') GROUP BY state";
+/// An event's unsent rows by state (`$1` event): one count per state, so each reads its
+/// partial index (`state IN (…)` implies neither, and sent rows are most of the table).
+pub(crate) const COUNTS_SQL: &str = "SELECT \
+     (SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND event_id = $1) AS pending, \
+     (SELECT COUNT(*) FROM outbox WHERE state = 'parked' AND event_id = $1) AS parked";
 
-/// Due and parked rows of the whole outbox (`$1` now).
-pub(crate) const TOTALS_SQL: &str = "SELECT \
-     (SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1) AS due, \
-     (SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1) \
-         AS oldest_due, \
-     (SELECT COUNT(*) FROM outbox WHERE state = 'parked') AS parked";
+/// Due and parked rows of the whole outbox (`$1` now): one pass over the due range.
+pub(crate) const TOTALS_SQL: &str = "SELECT COUNT(*) AS due, MIN(next_attempt_at) AS oldest_due, \
+     (SELECT COUNT(*) FROM outbox WHERE state = 'parked') AS parked \
+     FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1";
 
 /// The parameters of [`RECORD_SQL`] for an outcome.
 pub(crate) struct RecordParams<'a> {
@@ -210,18 +210,12 @@ pub(crate) fn notifications_from_rows<R: OrderRow>(
     rows.iter().map(notification_from_row).collect()
 }
 
-/// Reads the rows of [`COUNTS_SQL`].
-pub(crate) fn counts_from_rows<R: OrderRow>(rows: &[R]) -> Result<MailCounts, StoreError> {
-    let mut counts = MailCounts::default();
-    for row in rows {
-        let n = row.int("n")?.max(0) as u64;
-        match MailState::parse(&row.text("state")?) {
-            Some(MailState::Pending) => counts.pending = n,
-            Some(MailState::Parked) => counts.parked = n,
-            _ => {}
-        }
-    }
-    Ok(counts)
+/// Reads the row of [`COUNTS_SQL`].
+pub(crate) fn counts_from_row(row: &impl OrderRow) -> Result<MailCounts, StoreError> {
+    Ok(MailCounts {
+        pending: row.int("pending")?.max(0) as u64,
+        parked: row.int("parked")?.max(0) as u64,
+    })
 }
 
 /// Reads the row of [`TOTALS_SQL`].
@@ -328,11 +322,11 @@ macro_rules! impl_mail_outbox {
             }
 
             async fn mail_counts(&self, event_id: Uuid) -> Result<outbox::MailCounts, StoreError> {
-                let rows = sqlx::query(outbox::COUNTS_SQL)
+                let row = sqlx::query(outbox::COUNTS_SQL)
                     .bind(($id)(event_id))
-                    .fetch_all(&self.pool)
+                    .fetch_one(&self.pool)
                     .await?;
-                outbox::counts_from_rows(&rows)
+                outbox::counts_from_row(&row)
             }
 
             async fn outbox_totals(
