@@ -121,13 +121,8 @@ pub struct ClientInFlight<'a> {
 
 impl Drop for ClientInFlight<'_> {
     fn drop(&mut self) {
-        let Some(key) = self.key else { return };
-        let mut counts = self.edge.inflight_by_client.lock();
-        if let Some(n) = counts.get_mut(&key) {
-            *n -= 1;
-            if *n == 0 {
-                counts.remove(&key);
-            }
+        if let Some(key) = self.key {
+            self.edge.leave_client(key);
         }
     }
 }
@@ -142,11 +137,17 @@ impl Drop for InFlight<'_> {
 }
 
 /// A request set aside from the in-flight count; counted again when dropped.
-pub struct SetAside<'a>(&'a AtomicUsize);
+pub struct SetAside<'a> {
+    edge: &'a Edge,
+    key: Option<u128>,
+}
 
 impl Drop for SetAside<'_> {
     fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        self.edge.inflight.fetch_add(1, Ordering::Relaxed);
+        if let Some(key) = self.key {
+            *self.edge.inflight_by_client.lock().entry(key).or_insert(0) += 1;
+        }
     }
 }
 
@@ -208,8 +209,12 @@ impl Edge {
         ))
     }
 
-    /// The caller as the limits see it (resolve it once per request).
+    /// The caller as the limits see it: as the guard resolved it for this request, else
+    /// resolved now.
     pub fn client(&self, req: &HttpRequest) -> Client {
+        if let Some(client) = req.extensions().get::<Client>() {
+            return *client;
+        }
         let exempt = |ip: &IpAddr| {
             self.settings
                 .rate_limit_exempt
@@ -264,11 +269,16 @@ impl Edge {
         (before < self.settings.max_inflight).then_some(guard)
     }
 
-    /// Lets a request that waits without working (a long poll) out of the in-flight count
-    /// while the returned guard lives: parked requests have their own bound.
-    pub fn set_aside(&self) -> SetAside<'_> {
+    /// Lets a request that waits without working (a long poll) out of the node's and its
+    /// address's in-flight counts while the returned guard lives: parked requests have their
+    /// own bound, and fans sharing an address (a carrier NAT) each park one poll.
+    pub fn set_aside(&self, client: Client) -> SetAside<'_> {
         self.inflight.fetch_sub(1, Ordering::Relaxed);
-        SetAside(&self.inflight)
+        let key = client.0.map(ip_key);
+        if let Some(key) = key {
+            self.leave_client(key);
+        }
+        SetAside { edge: self, key }
     }
 
     /// Requests in flight now.
@@ -305,6 +315,17 @@ impl Edge {
             edge: self,
             key: Some(key),
         })
+    }
+
+    /// One request of the address fewer in flight.
+    fn leave_client(&self, key: u128) {
+        let mut counts = self.inflight_by_client.lock();
+        if let Some(n) = counts.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&key);
+            }
+        }
     }
 
     /// How long the address is still locked out of organizer calls, if it is.

@@ -284,6 +284,11 @@ impl Room {
         self.settings.liveness_grace.as_millis() as i64
     }
 
+    /// How long a waiting fan counts as present after their last poll.
+    pub fn liveness_grace(&self) -> Duration {
+        self.settings.liveness_grace
+    }
+
     /// Oldest line state (and rules) a node answers from.
     pub fn snapshot_max_age(&self) -> Duration {
         self.settings.snapshot_max_age

@@ -43,14 +43,19 @@ impl Drop for Parked<'_> {
 /// The status, waiting up to `wait` for it to change when the fan is near the front (or the
 /// opening): answers the moment they are admitted or skipped, or the sale sells out, pauses or
 /// goes on; else after `wait` with the same shape. Far from the front, or with the node's
-/// parked polls at their bound, it answers at once.
-pub async fn wait_for_change(
+/// parked polls at their bound, it answers at once. `set_aside` is called once the poll
+/// parks, and what it returns is held while it waits (the web layer lets a parked poll out of
+/// its in-flight counts: a poll answered at once stays counted).
+pub async fn wait_for_change<G>(
     sale: &Sale,
     event: Uuid,
     ticket: &Claims,
     token: String,
     wait: Duration,
+    set_aside: impl FnOnce() -> G,
 ) -> Result<Status, SaleError> {
+    // Watch before looking: a change between the look and the wait still wakes the poll.
+    let mut changes = sale.room.watch(event);
     let first = status(sale, event, ticket, token.clone()).await?;
     let parkable = matches!(first.state, FanState::Waiting | FanState::PreQueue)
         && first.poll_after_ms == 0
@@ -68,11 +73,15 @@ pub async fn wait_for_change(
         return Ok(first);
     }
     metrics::gauge!("long_polls_parked").set(parked as f64);
-    let mut changes = sale.room.watch(event);
+    let _aside = set_aside();
     let deadline = tokio::time::Instant::now() + wait;
+    // A parked fan is present: looked at again well within the liveness grace (each look
+    // marks them seen), so a line that does not move meanwhile never skips them as gone.
+    let keep_seen = sale.room.liveness_grace() / 3;
     loop {
         let woke = tokio::select! {
             changed = changes.changed() => changed.is_ok(),
+            _ = tokio::time::sleep(keep_seen) => true,
             _ = tokio::time::sleep_until(deadline) => false,
         };
         let now = status(sale, event, ticket, token.clone()).await?;

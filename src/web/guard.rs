@@ -51,6 +51,8 @@ pub async fn guard(
         req.extensions_mut().insert(ForwardedClient(client));
     }
     let client = state.edge.client(req.request());
+    // Resolved once: the extractors and handlers read it from here.
+    req.extensions_mut().insert(client);
     let Some(_inflight) = state.edge.enter() else {
         metrics::counter!("requests_rejected_total", "reason" => "overloaded").increment(1);
         req.extensions_mut().insert(FixedLabel("edge"));

@@ -170,3 +170,54 @@ async fn parked_polls_are_bounded_and_do_not_fill_the_in_flight_ceiling() {
     }
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn fans_sharing_an_address_each_park_a_poll_beyond_its_in_flight_cap() {
+    // Two requests in flight per address; one address (loopback, not exempt) parks three
+    // long polls: parked polls wait without working, so they do not fill the address's cap.
+    let app = TestApp::spawn_with(&[
+        ("RATE_LIMIT_EXEMPT", "none"),
+        ("MAX_INFLIGHT_PER_CLIENT", "2"),
+        ("LONG_POLL_MAX", "10"),
+    ])
+    .await;
+    let mut spec = event_spec(1, 10, 10);
+    spec["sale_opens_at"] = json!((Utc::now() + chrono::Duration::seconds(4)).to_rfc3339());
+    let event = app.event(&spec).await;
+    let mut tickets = Vec::new();
+    for _ in 0..4 {
+        let joined = app.join_queue(&event).await;
+        assert_eq!(joined["state"], "pre_queue");
+        tickets.push(joined["ticket"].as_str().unwrap().to_string());
+    }
+    let parked: Vec<_> = tickets[..3]
+        .iter()
+        .map(|t| {
+            let (client, url, t) = (
+                app.client.clone(),
+                app.url(&format!("/api/v1/events/{event}/queue?wait=2")),
+                t.clone(),
+            );
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let status = client
+                    .get(url)
+                    .bearer_auth(t)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status();
+                (status, started.elapsed())
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let other = poll(&app, &event, &tickets[3], None).await;
+    assert_eq!(other.status(), StatusCode::OK, "the address still has room");
+    for held in parked {
+        let (status, took) = held.await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert!(took >= Duration::from_millis(1500), "parked: {took:?}");
+    }
+    app.stop().await;
+}

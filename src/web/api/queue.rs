@@ -201,15 +201,16 @@ pub async fn status(
             sale::status::status(&state.sale, ticket.event, &ticket.claims, ticket.token).await?
         }
         Some(wait) => {
-            // A parked poll waits without working: the node's in-flight ceiling does not count
-            // it (the parked polls have their own bound).
-            let _aside = state.edge.set_aside();
+            // A parked poll waits without working: neither the node's nor the address's
+            // in-flight ceiling counts it (the parked polls have their own bound).
+            let client = state.edge.client(&req);
             sale::status::wait_for_change(
                 &state.sale,
                 ticket.event,
                 &ticket.claims,
                 ticket.token,
                 wait,
+                || state.edge.set_aside(client),
             )
             .await?
         }
