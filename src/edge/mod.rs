@@ -246,7 +246,8 @@ impl Edge {
         }
     }
 
-    /// Drops limiter keys back to a fresh state; reports how many keys are held.
+    /// Drops limiter keys back to a fresh state and lockouts that ran out; reports how many
+    /// keys are held.
     pub fn sweep(&self) {
         let mut keys = 0;
         for route in &self.routes {
@@ -259,6 +260,8 @@ impl Edge {
                 keys += l.len();
             }
         }
+        let now = Instant::now();
+        self.lockouts.lock().retain(|_, until| *until > now);
         metrics::gauge!("rate_limiter_keys").set(keys as f64);
     }
 

@@ -134,20 +134,18 @@ impl FromRequest for Organizer {
 }
 
 /// The organizer check: an address locked out for wrong tokens is refused first (right token
-/// or not, so guessing learns nothing); a wrong token counts against the login limit.
+/// or not, so guessing learns nothing); a wrong token counts against the login limit, as on
+/// reads ([`refused_bearer`]: no token at all is no guess).
 fn organizer(req: &HttpRequest) -> Result<Organizer, Refusal> {
     let state = state(req)?;
-    let client = state.edge.client(req);
-    if let Some(wait) = state.edge.locked_out(client) {
+    if let Some(wait) = state.edge.locked_out(state.edge.client(req)) {
         return Err(Refusal::to(req, rate_limited(wait)));
     }
     if is_organizer(req, &state) {
         return Ok(Organizer);
     }
-    match state.edge.failed_login(client) {
-        Ok(()) => Err(Refusal::to(req, ApiError::Unauthorized)),
-        Err(wait) => Err(Refusal::to(req, rate_limited(wait))),
-    }
+    refused_bearer(req, &state).map_err(|e| Refusal::to(req, e))?;
+    Err(Refusal::to(req, ApiError::Unauthorized))
 }
 
 /// A reader within the per-address limit on reads (event pages and lists, challenges, the
@@ -172,12 +170,18 @@ impl FromRequest for Reader {
 }
 
 /// For reads open to the organizer and to some fans: whether the caller is the organizer
-/// (`429` while the address is locked out for wrong tokens).
+/// (`429` for the organizer token while the address is locked out for wrong tokens). A
+/// caller who does not present it (a fan, with their cookie or admission) is not refused for
+/// what others at their address guessed; a wrong bearer counts once the read is refused
+/// ([`refused_bearer`]).
 pub fn organizer_reading(req: &HttpRequest, state: &State) -> Result<bool, ApiError> {
-    if let Some(wait) = state.edge.locked_out(state.edge.client(req)) {
-        return Err(rate_limited(wait));
+    if !is_organizer(req, state) {
+        return Ok(false);
     }
-    Ok(is_organizer(req, state))
+    match state.edge.locked_out(state.edge.client(req)) {
+        Some(wait) => Err(rate_limited(wait)),
+        None => Ok(true),
+    }
 }
 
 /// A read refused to a caller who presented a bearer token: counted as a wrong organizer

@@ -368,6 +368,37 @@ async fn wrong_organizer_tokens_lock_the_address_out() {
     // Another address is not.
     let elsewhere = list(ORGANIZER_TOKEN, "198.51.100.4").await.unwrap();
     assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND);
+    // A fan behind the locked-out address, claiming nothing of the organizer, still reads
+    // their own order (with the admission cookie, or the admission as bearer).
+    let event = app.event(&event_spec(1, 5, 5)).await;
+    let admission = app.admitted_fan(&event).await;
+    let hold = app
+        .held(&event, &admission, &json!({"tier": "floor", "quantity": 1}))
+        .await;
+    let order = app.buy(&event, &admission, &hold, "k-locked", "Ada").await;
+    let path = format!("/api/v1/orders/{}", order["order_id"].as_str().unwrap());
+    let cookie = format!(
+        "fg_admission_{}={admission}",
+        Uuid::parse_str(&event).unwrap().simple()
+    );
+    let by_cookie = app
+        .client
+        .get(app.url(&path))
+        .header("Cookie", cookie)
+        .header("X-Forwarded-For", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_cookie.status(), StatusCode::OK);
+    let by_bearer = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&admission)
+        .header("X-Forwarded-For", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_bearer.status(), StatusCode::OK);
     app.stop().await;
 }
 
