@@ -746,10 +746,14 @@ impl Room {
         self.store.save_opening(event, &opening).await?;
         // Fans who left the pre-queue are placed by the draw now, and skipped when their turn
         // comes. (Should this node stop between the two steps, they count as no-shows.)
-        for seq in self.line.take_left_before_opening(event).await? {
-            let index = self.index(event, seq, &opening);
-            self.line.leave(event, Leaving::Index(index)).await?;
-        }
+        let left: Vec<u64> = self
+            .line
+            .take_left_before_opening(event)
+            .await?
+            .into_iter()
+            .map(|seq| self.index(event, seq, &opening))
+            .collect();
+        self.line.place_left(event, &left).await?;
         tracing::info!(%event, pre_queue = opening.prequeue_size, "line opened");
         Ok(opening)
     }

@@ -311,6 +311,16 @@ impl LineStore for MemoryLineStore {
         Ok(self.with_line(event, |line| line.left_seq.drain().collect()))
     }
 
+    async fn place_left(&self, event: Uuid, indexes: &[u64]) -> Result<(), LineError> {
+        self.with_line(event, |line| {
+            for &index in indexes {
+                line.unsee(index);
+                line.left.insert(index);
+            }
+        });
+        Ok(())
+    }
+
     async fn throttle(&self, event: Uuid, factor: f64, until_ms: i64) -> Result<(), LineError> {
         self.with_line(event, |line| {
             line.state.throttle = factor;

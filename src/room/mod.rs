@@ -199,6 +199,9 @@ pub trait LineStore: Send + Sync + 'static {
     /// Takes the join numbers of the fans who left before the line opened (once: the room
     /// turns them into indexes by the draw).
     async fn take_left_before_opening(&self, event: Uuid) -> Result<Vec<u64>, LineError>;
+    /// Marks the fans who left before opening as left at the indexes the draw gave them (in
+    /// one step; they were counted when they left).
+    async fn place_left(&self, event: Uuid, indexes: &[u64]) -> Result<(), LineError>;
     /// Asks every node's pacer to slow to `factor` until `until_ms`.
     async fn throttle(&self, event: Uuid, factor: f64, until_ms: i64) -> Result<(), LineError>;
     /// Raises the line's counters to at least these marks (after a reservation or a wipe).

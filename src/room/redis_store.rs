@@ -560,6 +560,23 @@ impl LineStore for RedisLineStore {
             .await
     }
 
+    async fn place_left(&self, event: Uuid, indexes: &[u64]) -> Result<(), LineError> {
+        if indexes.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("SADD")
+            .arg(self.key(event, "left"))
+            .arg(indexes)
+            .ignore()
+            .cmd("ZREM")
+            .arg(self.key(event, "seen"))
+            .arg(indexes)
+            .ignore();
+        self.pipeline(&pipe).await
+    }
+
     async fn throttle(&self, event: Uuid, factor: f64, until_ms: i64) -> Result<(), LineError> {
         self.query(
             redis::cmd("HSET")

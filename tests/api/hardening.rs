@@ -748,5 +748,10 @@ async fn a_fan_who_leaves_the_pre_queue_is_skipped_at_opening() {
         gone["state"], "expired",
         "the fan who left never gets a turn: {gone}"
     );
+    assert_eq!(
+        app.stats(&event).await["left_line"],
+        1,
+        "one fan left, counted once (not again when the draw placed them)"
+    );
     app.stop().await;
 }
