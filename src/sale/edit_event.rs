@@ -48,29 +48,6 @@ mod double_option {
 }
 
 impl EventPatch {
-    /// A change names each tier and each section once: a second entry would silently replace
-    /// the first, which was never checked.
-    fn check(&self) -> Result<(), SaleError> {
-        let twice = |ids: Vec<&str>, what: &str| {
-            let mut seen = std::collections::HashSet::new();
-            match ids.into_iter().find(|id| !seen.insert(*id)) {
-                Some(id) => Err(SaleError::Invalid(format!(
-                    "{what} {id:?} appears twice in the change"
-                ))),
-                None => Ok(()),
-            }
-        };
-        let tiers = self.tiers.iter().flatten().map(|t| t.id.as_str()).collect();
-        twice(tiers, "tier id")?;
-        let blocks = self
-            .seating
-            .iter()
-            .flatten()
-            .map(|b| b.section.as_str())
-            .collect();
-        twice(blocks, "section")
-    }
-
     /// The spec after this patch.
     pub fn apply(self, mut spec: EventSpec) -> EventSpec {
         if let Some(v) = self.name {
@@ -97,25 +74,28 @@ impl EventPatch {
         if let Some(v) = self.pow_difficulty_bits {
             spec.pow_difficulty_bits = v;
         }
-        for tier in self.tiers.unwrap_or_default() {
-            match spec.tiers.iter_mut().find(|t| t.id == tier.id) {
-                Some(existing) => *existing = tier,
-                None => spec.tiers.push(tier),
-            }
-        }
-        for block in self.seating.unwrap_or_default() {
-            match spec.seating.iter_mut().find(|b| b.section == block.section) {
-                Some(existing) => *existing = block,
-                None => spec.seating.push(block),
-            }
-        }
+        merge(&mut spec.tiers, self.tiers, |t| t.id.clone());
+        merge(&mut spec.seating, self.seating, |b| b.section.clone());
         spec
+    }
+}
+
+/// Merges a patch's entries into a list by key: the first entry for a key replaces the saved
+/// one (or is added); a second for the same key is added too, so the spec's own check refuses
+/// the duplicate (`appears twice`) rather than the second entry hiding the first unchecked.
+fn merge<T>(saved: &mut Vec<T>, patch: Option<Vec<T>>, key: impl Fn(&T) -> String) {
+    let mut named = std::collections::HashSet::new();
+    for entry in patch.unwrap_or_default() {
+        let first = named.insert(key(&entry));
+        match saved.iter_mut().find(|s| key(s) == key(&entry)) {
+            Some(existing) if first => *existing = entry,
+            _ => saved.push(entry),
+        }
     }
 }
 
 /// Applies a patch to an event.
 pub async fn edit_event(sale: &Sale, id: Uuid, patch: EventPatch) -> Result<EventView, SaleError> {
-    patch.check()?;
     change(sale, id, |record| {
         record.spec = patch.apply(record.spec.clone());
     })

@@ -13,14 +13,14 @@ pub const MAX_PAGE: u32 = 1_000;
 /// Longest order search, in characters.
 pub const MAX_SEARCH_CHARS: usize = 200;
 
-/// The search of an order listing: trimmed, empty meaning none, bounded.
+/// The search of an order listing: bounded as sent (the documented `maxLength`), then
+/// trimmed, empty meaning none.
 pub fn search_term(q: Option<&str>) -> Result<Option<&str>, SaleError> {
     match q {
         Some(q) if q.chars().count() > MAX_SEARCH_CHARS => Err(SaleError::BadRequest(format!(
             "a search is at most {MAX_SEARCH_CHARS} characters"
         ))),
-        Some(q) if !q.trim().is_empty() => Ok(Some(q.trim())),
-        _ => Ok(None),
+        q => Ok(q.map(str::trim).filter(|q| !q.is_empty())),
     }
 }
 
@@ -38,11 +38,11 @@ pub struct OrdersPage {
     pub next: Option<String>,
 }
 
-pub(crate) async fn known(sale: &Sale, event: Uuid) -> Result<(), SaleError> {
-    match sale.store.get_event(event).await? {
-        Some(_) => Ok(()),
-        None => Err(SaleError::NotFound("event")),
-    }
+/// The cursor of the page after `rows`, a full page of `limit`: the last row's id.
+pub(crate) fn next_cursor<T>(rows: &[T], limit: u32, id: impl Fn(&T) -> Uuid) -> Option<String> {
+    (rows.len() == limit as usize)
+        .then(|| rows.last().map(|row| id(row).to_string()))
+        .flatten()
 }
 
 pub(crate) fn check_limit(limit: u32) -> Result<(), SaleError> {
@@ -61,15 +61,13 @@ pub async fn orders(
     event: Uuid,
     page: PageRequest<'_>,
 ) -> Result<OrdersPage, SaleError> {
-    known(sale, event).await?;
+    sale.known_event(event).await?;
     check_limit(page.limit)?;
     let orders = sale
         .store
         .list_orders(event, page.after, page.limit, page.search)
         .await?;
-    let next = (orders.len() == page.limit as usize)
-        .then(|| orders.last().map(|o| o.order_id.to_string()))
-        .flatten();
+    let next = next_cursor(&orders, page.limit, |o| o.order_id);
     Ok(OrdersPage { orders, next })
 }
 
@@ -82,7 +80,7 @@ pub async fn csv(
     limit: Option<u32>,
     search: Option<&str>,
 ) -> Result<Vec<u8>, SaleError> {
-    known(sale, event).await?;
+    sale.known_event(event).await?;
     if let Some(limit) = limit {
         check_limit(limit)?;
     }

@@ -129,7 +129,7 @@ pub fn is_known(sale: &Sale, event: Uuid) -> bool {
 /// Whether an event exists (`404` otherwise): known events are answered from memory, so the
 /// check keeps working while the database is away.
 pub async fn exists(sale: &Sale, event: Uuid) -> Result<(), SaleError> {
-    if sale.facts.known.lock().contains(&event) {
+    if is_known(sale, event) {
         return Ok(());
     }
     record(sale, event).await.map(|_| ())

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::export::{check_limit, known};
+use super::export::{check_limit, next_cursor};
 use super::{Sale, SaleError};
 use crate::domain::mail::{MailKind, MailState, Notification};
 use crate::store::MailCounts;
@@ -75,15 +75,13 @@ pub async fn list(
     event: Uuid,
     request: ListRequest,
 ) -> Result<NotificationsPage, SaleError> {
-    known(sale, event).await?;
+    sale.known_event(event).await?;
     check_limit(request.limit)?;
     let rows = sale
         .store
         .list_notifications(event, request.state, request.after, request.limit)
         .await?;
-    let next = (rows.len() == request.limit as usize)
-        .then(|| rows.last().map(|n| n.id.to_string()))
-        .flatten();
+    let next = next_cursor(&rows, request.limit, |n| n.id);
     Ok(NotificationsPage {
         notifications: rows.into_iter().map(NotificationView::from).collect(),
         next,

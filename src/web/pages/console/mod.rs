@@ -449,21 +449,18 @@ async fn orders(
         limit: ORDERS_PER_PAGE,
         search,
     };
-    let orders = export::orders(&state.sale, id, page)
+    let export::OrdersPage { orders, next } = export::orders(&state.sale, id, page)
         .await
-        .map_err(|e| console_error(e, &back))?
-        .orders;
-    let page = |after: Option<Uuid>| {
+        .map_err(|e| console_error(e, &back))?;
+    let page = |after: Option<String>| {
         let base = format!("/organizer/events/{id}/orders?q={}", encode(&q));
         match after {
             Some(after) => format!("{base}&after={after}"),
             None => base,
         }
     };
-    let next = (orders.len() == ORDERS_PER_PAGE as usize)
-        .then(|| orders.last().map(|o| page(Some(o.order_id))))
-        .flatten();
-    let here = page(query.after);
+    let next = next.map(|after| page(Some(after)));
+    let here = page(query.after.map(|after| after.to_string()));
     let csv_href = match q.as_str() {
         "" => format!("/organizer/events/{id}/orders.csv"),
         q => format!("/organizer/events/{id}/orders.csv?q={}", encode(q)),
