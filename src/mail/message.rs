@@ -80,7 +80,7 @@ impl Undelivered {
         [reason::DEFERRED, reason::REJECTED].contains(&self.reason)
     }
 
-    fn permanent(reason: &'static str, detail: String) -> Self {
+    pub(crate) fn permanent(reason: &'static str, detail: String) -> Self {
         Undelivered {
             failure: Failure::Permanent,
             reason,
@@ -186,7 +186,8 @@ pub fn compose(
     from: &Mailbox,
 ) -> Result<Message, Undelivered> {
     let to = Mailbox::new(Some(view.buyer.clone()), recipient(&row.recipient)?);
-    let render = |e: askama::Error| Undelivered::permanent("message", format!("rendering: {e}"));
+    let render =
+        |e: askama::Error| Undelivered::permanent(reason::MESSAGE, format!("rendering: {e}"));
     let text = TextPart { m: view }.render().map_err(render)?;
     let html = HtmlPart { m: view }.render().map_err(render)?;
     Message::builder()
@@ -195,7 +196,7 @@ pub fn compose(
         .subject(view.subject.clone())
         .message_id(Some(message_id(row, from)))
         .multipart(MultiPart::alternative_plain_html(text, html))
-        .map_err(|e| Undelivered::permanent("message", format!("building the message: {e}")))
+        .map_err(|e| Undelivered::permanent(reason::MESSAGE, format!("building the message: {e}")))
 }
 
 /// The row's `Message-ID`: its id at the sender's domain.
@@ -350,7 +351,7 @@ mod tests {
         ] {
             let refused = mail(&order("Eve", email), MailKind::OrderConfirmed).unwrap_err();
             assert_eq!(refused.failure, Failure::Permanent, "{email:?}");
-            assert_eq!(refused.reason, "address", "{email:?}");
+            assert_eq!(refused.reason, reason::ADDRESS, "{email:?}");
         }
     }
 
@@ -359,8 +360,15 @@ mod tests {
         let order = order("Ada", "ada@example.com");
         let row = row(&order, MailKind::OrderCancelled);
         let from = crate::mail::parse_from("tickets@example.com").unwrap();
-        assert_eq!(message_id(&row, &from), format!("<{}@example.com>", row.id));
-        let mail = mail(&order, MailKind::OrderCancelled).unwrap();
+        let view = view(
+            MailKind::OrderCancelled,
+            &order,
+            &event(),
+            "http://x/o".into(),
+        );
+        let mail = String::from_utf8(compose(&row, &view, &from).unwrap().formatted()).unwrap();
+        let id = format!("Message-ID: <{}@example.com>", row.id);
+        assert!(headers(&mail).contains(&id), "{mail}");
         assert!(mail.contains("Order cancelled"), "{mail}");
     }
 

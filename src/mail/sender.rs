@@ -84,7 +84,7 @@ impl Sender {
     }
 
     /// The link to an order's page, with the key that opens it anywhere.
-    pub fn order_link(&self, order: Uuid) -> String {
+    fn order_link(&self, order: Uuid) -> String {
         format!(
             "{}/orders/{order}?k={}",
             self.site,
@@ -226,11 +226,10 @@ type EventOf = Result<Arc<EventRecord>, Undelivered>;
 /// A mail whose order or event is not stored: there is nothing to tell (a bug, or a restored
 /// backup), so it is parked.
 fn missing(what: &str) -> Undelivered {
-    Undelivered {
-        failure: Failure::Permanent,
-        reason: reason::MESSAGE,
-        detail: format!("the mail's {what} is not in the database"),
-    }
+    Undelivered::permanent(
+        reason::MESSAGE,
+        format!("the mail's {what} is not in the database"),
+    )
 }
 
 /// The database failed while a mail was being built: worth trying again.

@@ -6,7 +6,6 @@ use uuid::Uuid;
 
 use super::notifications::NotificationView;
 use super::{Sale, SaleError};
-use crate::domain::mail::MailState;
 
 /// Makes the mail `id` due again.
 pub async fn retry(sale: &Sale, id: Uuid) -> Result<NotificationView, SaleError> {
@@ -15,20 +14,13 @@ pub async fn retry(sale: &Sale, id: Uuid) -> Result<NotificationView, SaleError>
             "this mail was sent; resend the order's mail (POST /api/v1/orders/{id}/resend) to send it again".into(),
         )
     };
-    let row = sale
-        .store
-        .notification(id)
-        .await?
-        .ok_or(SaleError::NotFound("notification"))?;
-    if row.state == MailState::Sent {
-        return Err(sent());
-    }
-    // Sent between the read and now: the same answer.
-    let row = sale
-        .store
-        .retry_notification(id, sale.clock.now())
-        .await?
-        .ok_or_else(sent)?;
+    // One statement in the usual case; only a refused retry asks why (no such mail, or sent).
+    let Some(row) = sale.store.retry_notification(id, sale.clock.now()).await? else {
+        return Err(match sale.store.notification(id).await? {
+            None => SaleError::NotFound("notification"),
+            Some(_) => sent(),
+        });
+    };
     tracing::info!(mail = %row.id, order = %row.order_id, "mail retried by the organizer");
     Ok(row.into())
 }
