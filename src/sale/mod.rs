@@ -235,6 +235,11 @@ impl Sale {
             .count(event, why, facts::is_known(self, event));
     }
 
+    /// The refusals counted for an event on this node.
+    pub fn refusals_of(&self, event: Uuid) -> refusals::Counts {
+        self.refusals.get(event)
+    }
+
     /// The node's signer (the console signs its session cookies with it).
     pub fn signer(&self) -> &TokenSigner {
         &self.signer

@@ -37,25 +37,16 @@ impl Refusals {
     /// Counts a refusal: in `/metrics` always, per event only for events that exist (`known`),
     /// so made-up ids in paths grow nothing.
     pub(crate) fn count(&self, event: Uuid, why: Refused, known: bool) {
-        match why {
-            Refused::RateLimited => {}
-            Refused::NotAdmitted => {
-                metrics::counter!("requests_rejected_total", "reason" => "not_admitted")
-                    .increment(1);
-            }
-            Refused::Pow => {
-                metrics::counter!("requests_rejected_total", "reason" => "pow").increment(1);
-            }
+        let (metric, count): (_, fn(&mut Counts)) = match why {
+            Refused::RateLimited => (None, |c| c.rate_limited += 1),
+            Refused::NotAdmitted => (Some("not_admitted"), |c| c.not_admitted += 1),
+            Refused::Pow => (Some("pow"), |c| c.pow += 1),
+        };
+        if let Some(reason) = metric {
+            metrics::counter!("requests_rejected_total", "reason" => reason).increment(1);
         }
-        if !known {
-            return;
-        }
-        let mut counts = self.counts.lock();
-        let counts = counts.entry(event).or_default();
-        match why {
-            Refused::RateLimited => counts.rate_limited += 1,
-            Refused::NotAdmitted => counts.not_admitted += 1,
-            Refused::Pow => counts.pow += 1,
+        if known {
+            count(self.counts.lock().entry(event).or_default());
         }
     }
 

@@ -53,7 +53,7 @@ pub async fn dashboard(sale: &Sale, event: Uuid) -> Result<Dashboard, SaleError>
     let published = facts::published(sale, &[event]).await?.remove(0);
     let counts = facts::counts(sale, &record, published).await?;
     let line = sale.room.stats(event).await?;
-    let refusals = sale.refusals.get(event);
+    let refusals = sale.refusals_of(event);
     let view = EventView::of(&record, &counts, sale.clock.now());
     Ok(Dashboard {
         paused: counts.paused,

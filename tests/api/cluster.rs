@@ -360,19 +360,19 @@ async fn when_the_owner_is_killed_another_node_serves_and_no_order_is_lost() {
     let b = Process::start(&data, &extra).await;
     let client = client();
     let spec = event_spec(2, 10, 20);
-    let created = client
+    let made = client
         .post(format!("{}/api/v1/events", a.base))
         .bearer_auth(ORGANIZER_TOKEN)
         .json(&spec)
         .send()
         .await
         .unwrap();
-    let event = created_id(created).await;
+    let event = created_id(made).await;
     // Sales through A, which owns the event.
     let mut confirmed = Vec::new();
     for i in 0..5 {
         let fan = admit(&client, &a.base, &event).await.unwrap();
-        let hold = created_json(
+        let hold = created(
             hold_at(
                 &client,
                 &a.base,
@@ -392,14 +392,13 @@ async fn when_the_owner_is_killed_another_node_serves_and_no_order_is_lost() {
             &format!("k{i}"),
         )
         .await;
-        confirmed.push(created_json(order).await["order_id"].clone());
+        confirmed.push(created(order).await["order_id"].clone());
     }
     assert!(owns_an_event(&a).await, "A took the event");
     // An open hold on A, then A dies.
     let fan = admit(&client, &a.base, &event).await.unwrap();
     let lost =
-        created_json(hold_at(&client, &a.base, &event, &fan, &json!({"seats": ["A-2-1"]})).await)
-            .await;
+        created(hold_at(&client, &a.base, &event, &fan, &json!({"seats": ["A-2-1"]})).await).await;
     a.signal("KILL");
     // B answers 503 with Retry-After until A's lease runs out, then serves.
     let (seats, gap) = until_served(|| {
@@ -469,8 +468,7 @@ async fn a_stalled_owner_is_fenced_and_stops_serving_the_event() {
     .await;
     let fan = admit(&client, &a.base, &event).await.unwrap();
     let hold =
-        created_json(hold_at(&client, &a.base, &event, &fan, &json!({"seats": ["A-1-1"]})).await)
-            .await;
+        created(hold_at(&client, &a.base, &event, &fan, &json!({"seats": ["A-1-1"]})).await).await;
     let pending = {
         let (client, base, event, fan, hold) = (
             client.clone(),
@@ -496,8 +494,8 @@ async fn a_stalled_owner_is_fenced_and_stops_serving_the_event() {
             .json(&json!({"seats": ["A-1-1"]}))
     })
     .await;
-    let held = created_json(held).await;
-    created_json(
+    let held = created(held).await;
+    created(
         order_at(
             &client,
             &b.base,
@@ -538,10 +536,6 @@ async fn a_stalled_owner_is_fenced_and_stops_serving_the_event() {
         "A counted the fenced commit"
     );
     assert!(!owns_an_event(&a).await, "A stopped serving the event");
-}
-
-async fn created_json(response: reqwest::Response) -> Value {
-    created(response).await
 }
 
 async fn created_id(response: reqwest::Response) -> String {

@@ -321,12 +321,17 @@ async fn reads_anyone_may_make_are_limited_per_address() {
 #[actix_web::test]
 async fn refusals_are_counted_for_real_events_only() {
     let app = TestApp::spawn().await;
-    for _ in 0..20_000 {
-        app.state.sale.refused(
-            Uuid::new_v4(),
-            floodgate::sale::refusals::Refused::RateLimited,
-        );
+    let made_up: Vec<Uuid> = (0..20_000).map(|_| Uuid::new_v4()).collect();
+    for id in &made_up {
+        app.state
+            .sale
+            .refused(*id, floodgate::sale::refusals::Refused::RateLimited);
     }
+    assert_eq!(
+        app.state.sale.refusals_of(made_up[0]).rate_limited,
+        0,
+        "a made-up id keeps no count"
+    );
     // An event made afterwards still counts its refusals.
     let event = app.event(&event_spec(1, 5, 5)).await;
     let refused = app

@@ -139,6 +139,7 @@ async fn a_commit_whose_answer_was_lost_is_found_and_confirmed() {
         .await;
     let status = first.status();
     let first: serde_json::Value = first.json().await.unwrap();
+    assert!(proxy.lost(), "the commit's answer was lost on the way");
     assert!(
         status == StatusCode::CREATED || status == StatusCode::OK,
         "the stored order is the answer, not a failure: {status} {first}"

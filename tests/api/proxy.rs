@@ -66,13 +66,15 @@ pub fn with_addr(url: &str, addr: SocketAddr) -> String {
     url.replacen(&old, &addr.to_string(), 1)
 }
 
-/// A TCP forwarder to Postgres that loses one answer: once `lose_after(marker)` is called, the
+/// A TCP forwarder to Postgres that loses one answer: once `lose_answer_to(marker)` is called, the
 /// first connection whose client sends `marker` (a value bound in a statement) has the server's
 /// answer to it thrown away and is closed as soon as the server reports the transaction done
 /// (`ReadyForQuery`): the write is committed, the client never hears it.
 pub struct LosingProxy {
     pub addr: SocketAddr,
     marker: Arc<Mutex<Option<Vec<u8>>>>,
+    /// Set once an answer was thrown away.
+    lost: Arc<std::sync::atomic::AtomicBool>,
     accept: JoinHandle<()>,
 }
 
@@ -90,9 +92,12 @@ impl LosingProxy {
         let addr = listener.local_addr().unwrap();
         let marker: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
         let armed = marker.clone();
+        let lost: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        let lost_any = lost.clone();
         let accept = tokio::spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
                 let armed = armed.clone();
+                let lost_any = lost_any.clone();
                 tokio::spawn(async move {
                     let Ok(outbound) = TcpStream::connect(upstream).await else {
                         return;
@@ -132,6 +137,7 @@ impl LosingProxy {
                             held.extend_from_slice(&buf[..n]);
                             if contains(&held, READY_IDLE) {
                                 // Committed; the answer goes nowhere, and the connection dies.
+                                lost_any.store(true, std::sync::atomic::Ordering::SeqCst);
                                 break;
                             }
                             continue;
@@ -147,6 +153,7 @@ impl LosingProxy {
         LosingProxy {
             addr,
             marker,
+            lost,
             accept,
         }
     }
@@ -154,6 +161,11 @@ impl LosingProxy {
     /// Loses the answer to the next statement that carries `marker`.
     pub fn lose_answer_to(&self, marker: &str) {
         *self.marker.lock().unwrap() = Some(marker.as_bytes().to_vec());
+    }
+
+    /// Whether an answer was thrown away.
+    pub fn lost(&self) -> bool {
+        self.lost.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
