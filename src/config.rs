@@ -116,9 +116,6 @@ pub struct Settings {
     pub node_url: Option<String>,
     /// How long an event's ownership lease lasts unless renewed (shared line store only).
     pub lease: Duration,
-    /// The address fans and organizers reach the site at (`https://tickets.example.com`):
-    /// links in mails, and `Secure` cookies when it is `https`.
-    pub public_url: Option<String>,
     /// Order e-mails: where they go, from whom, how hard they are tried.
     pub mail: MailSettings,
 }
@@ -221,7 +218,6 @@ impl Settings {
             edge: edge_settings(&var)?,
             node_url: var("NODE_URL").map(|u| u.trim().trim_end_matches('/').to_string()),
             lease: Duration::from_millis(parse_var::<u64>(&var, "LEASE_MS", "5000")?.max(300)),
-            public_url: public_url(&var)?,
             mail,
         })
     }

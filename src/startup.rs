@@ -185,6 +185,7 @@ impl Application {
             sale.signer().clone(),
             settings.mail.clone(),
             settings
+                .edge
                 .public_url
                 .clone()
                 .unwrap_or_else(|| node_url(&settings, addr)),
@@ -200,6 +201,7 @@ impl Application {
             settings: settings.clone(),
         });
         actix_web::rt::spawn(sweep_limits(state.clone(), shutdown.signal()));
+        actix_web::rt::spawn(report_readiness(state.clone(), shutdown.signal()));
         actix_web::rt::spawn(sale::owner::keep_leases(sale.clone(), shutdown.signal()));
         let app_state = state.clone();
         let static_dir = settings.static_dir.clone();
@@ -308,7 +310,8 @@ async fn signal() {
     }
 }
 
-/// Every few seconds: forget rate-limit keys that are back to fresh, report the in-flight count.
+/// Every few seconds: forget rate-limit keys that are back to fresh, report the in-flight count
+/// and the sale's gauges.
 async fn sweep_limits(state: actix_web::web::Data<AppState>, mut stop: Signal) {
     let mut every = tokio::time::interval(LIMITER_SWEEP_INTERVAL);
     loop {
@@ -317,8 +320,25 @@ async fn sweep_limits(state: actix_web::web::Data<AppState>, mut stop: Signal) {
                 state.edge.sweep();
                 metrics::gauge!("http_requests_in_flight").set(state.edge.inflight() as f64);
                 state.sale.report_gauges();
-                let ready = state.sale.ready(state.settings.ready_timeout).await;
-                metrics::gauge!("node_ready").set(f64::from(u8::from(ready.database && ready.line)));
+            }
+            _ = stop.stopped() => return,
+        }
+    }
+}
+
+/// Every few seconds: whether the backends answer (`node_ready`), on its own task so a backend
+/// that is slow to answer delays neither the sweep nor the node's stop.
+async fn report_readiness(state: actix_web::web::Data<AppState>, mut stop: Signal) {
+    let mut every = tokio::time::interval(LIMITER_SWEEP_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stop.stopped() => return,
+        }
+        tokio::select! {
+            ready = state.sale.ready(state.settings.ready_timeout) => {
+                let up = ready.database && ready.line;
+                metrics::gauge!("node_ready").set(f64::from(u8::from(up)));
             }
             _ = stop.stopped() => return,
         }

@@ -69,7 +69,8 @@ pub struct EdgeSettings {
     pub request_timeout: Duration,
     /// How long a proof-of-work challenge stays good.
     pub pow_challenge_ttl: Duration,
-    /// The address the site is reached at (`https://tickets.example.com`), if configured.
+    /// The address fans and organizers reach the site at (`https://tickets.example.com`), if
+    /// configured: links in mails, `Secure` cookies when it is `https`, the site's origin.
     pub public_url: Option<String>,
 }
 

@@ -36,7 +36,19 @@ fn has_body(req: &ServiceRequest) -> bool {
             .is_some_and(|v| v.as_bytes() != b"0")
 }
 
-/// Middleware: the in-flight ceiling and the body deadline.
+/// A request the guard turns away, counted by `reason`, labelled `edge` in the route metrics.
+fn refuse<B>(
+    req: ServiceRequest,
+    reason: &'static str,
+    err: ApiError,
+) -> ServiceResponse<EitherBody<B>> {
+    metrics::counter!("requests_rejected_total", "reason" => reason).increment(1);
+    req.extensions_mut().insert(FixedLabel("edge"));
+    let response = Refusal::to(req.request(), err).error_response();
+    req.into_response(response).map_into_right_body()
+}
+
+/// Middleware: the in-flight ceilings, cross-site refusals and the body deadline.
 pub async fn guard(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -54,27 +66,18 @@ pub async fn guard(
     // Resolved once: the extractors and handlers read it from here.
     req.extensions_mut().insert(client);
     let Some(_inflight) = state.edge.enter() else {
-        metrics::counter!("requests_rejected_total", "reason" => "overloaded").increment(1);
-        req.extensions_mut().insert(FixedLabel("edge"));
         let err = ApiError::busy(
             "the server is at capacity; retry shortly",
             OVERLOAD_RETRY_AFTER_SECS,
         );
-        let response = Refusal::to(req.request(), err).error_response();
-        return Ok(req.into_response(response).map_into_right_body());
+        return Ok(refuse(req, "overloaded", err));
     };
     let Some(_client_inflight) = state.edge.enter_client(client) else {
-        metrics::counter!("requests_rejected_total", "reason" => "client_inflight").increment(1);
-        req.extensions_mut().insert(FixedLabel("edge"));
-        let response = Refusal::to(req.request(), ApiError::RateLimited(1)).error_response();
-        return Ok(req.into_response(response).map_into_right_body());
+        return Ok(refuse(req, "client_inflight", ApiError::RateLimited(1)));
     };
     if !req.method().is_safe() && state.edge.is_cross_site(req.request()) {
-        metrics::counter!("requests_rejected_total", "reason" => "cross_site").increment(1);
-        req.extensions_mut().insert(FixedLabel("edge"));
         let err = ApiError::Forbidden("requests from other sites' pages are refused".into());
-        let response = Refusal::to(req.request(), err).error_response();
-        return Ok(req.into_response(response).map_into_right_body());
+        return Ok(refuse(req, "cross_site", err));
     }
     if has_body(&req) {
         let deadline = tokio::time::Instant::now() + state.edge.settings().request_timeout;

@@ -55,9 +55,9 @@ pub fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
 }
 
-/// Checks a body's declared type: JSON, or no body at all (zero bytes) when `optional`.
-pub fn check_content_type(req: &HttpRequest, body: &[u8], optional: bool) -> Result<(), ApiError> {
-    if (optional && body.is_empty()) || is_json(req) {
+/// Checks an optional body's declared type: JSON, or no body at all (zero bytes).
+pub fn check_content_type(req: &HttpRequest, body: &[u8]) -> Result<(), ApiError> {
+    if body.is_empty() || is_json(req) {
         return Ok(());
     }
     Err(ApiError::UnsupportedMediaType(
@@ -72,8 +72,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonObject<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let req = req.clone();
         let limit = req.app_data::<BodyLimit>().map_or(FAN_BODY_LIMIT, |l| l.0);
-        // A wrong type is refused before the body is read.
-        if req.headers().contains_key(header::CONTENT_TYPE) && !is_json(&req) {
+        // A wrong or missing type is refused before the body is read.
+        if !is_json(&req) {
             let refused = Refusal::to(
                 &req,
                 ApiError::UnsupportedMediaType(
@@ -85,7 +85,6 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonObject<T> {
         let body = web::Bytes::from_request(&req, payload);
         Box::pin(async move {
             let body = read_body(body.await, limit).map_err(|e| Refusal::to(&req, e))?;
-            check_content_type(&req, &body, false).map_err(|e| Refusal::to(&req, e))?;
             parse_object(&body)
                 .map(JsonObject)
                 .map_err(|e| Refusal::to(&req, e))

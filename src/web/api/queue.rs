@@ -55,7 +55,7 @@ impl JoinBody {
     /// No body at all is a join without proof of work; anything else (whitespace included)
     /// must be a JSON object sent as `application/json`.
     fn parse(req: &HttpRequest, bytes: &[u8]) -> Result<Self, ApiError> {
-        check_content_type(req, bytes, true)?;
+        check_content_type(req, bytes)?;
         if bytes.is_empty() {
             return Ok(JoinBody::default());
         }
