@@ -224,7 +224,14 @@
 
   // ---- keeping up with the sale
   let timer = null;
-  async function refresh() {
+  let refreshing = null;
+  // One refresh at a time: a click or a tab coming back while one is on its way waits for it
+  // rather than starting a second loop of refreshes.
+  function refresh() {
+    if (!refreshing) refreshing = refreshOnce().finally(() => { refreshing = null; });
+    return refreshing;
+  }
+  async function refreshOnce() {
     clearTimeout(timer);
     if (document.hidden) { timer = setTimeout(refresh, REFRESH_MS); return; }
     try {

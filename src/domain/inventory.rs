@@ -442,6 +442,8 @@ pub struct Inventory {
     version: u64,
     /// The seat map's states as last encoded, for the version they were encoded at.
     availability: Option<Arc<Availability>>,
+    /// The seating layout's version (a hash of the blocks), as of the spec.
+    layout: String,
 }
 
 /// A new hold's id: time-ordered (UUID v7) at `now`, so an inventory can tell a hold made
@@ -491,6 +493,7 @@ impl Inventory {
             // takeover).
             version: u64::from(rand::random::<u32>()) << 20,
             availability: None,
+            layout: super::seatmap::layout_version(&spec.seating),
         };
         inventory.add_groups(&spec);
         inventory
@@ -842,7 +845,7 @@ impl Inventory {
         let (seats, count) = super::seatmap::encode(states);
         let fresh = Arc::new(Availability {
             version: self.version,
-            layout: super::seatmap::layout_version(&self.spec.seating),
+            layout: self.layout.clone(),
             encoding: "2bit-base64",
             count,
             seats,
@@ -1122,6 +1125,7 @@ impl Inventory {
             }
         }
         self.add_groups(&spec);
+        self.layout = super::seatmap::layout_version(&spec.seating);
         self.spec = spec;
         Ok(())
     }

@@ -553,7 +553,8 @@ async fn page_weight(fan: &Client) -> (u64, u64) {
         .execute(
             "const nav = performance.getEntriesByType('navigation')[0];
              const all = [nav].concat(performance.getEntriesByType('resource'));
-             const bytes = all.reduce((n, e) => n + (e.encodedBodySize || 0), 0);
+             // What crossed the network, headers included (a file from the cache is 0).
+             const bytes = all.reduce((n, e) => n + (e.transferSize || 0), 0);
              return [bytes, Number(document.getElementById('seatmap').dataset.rendered)];",
             vec![],
         )
