@@ -30,8 +30,6 @@ pub struct QueuePage {
     pub name: String,
     pub venue: String,
     pub pow_bits: u8,
-    /// The sale's opening (RFC 3339), so a pre-queue page polls right after it.
-    pub opens_at: String,
     /// The fan's place, when their ticket came with the request.
     pub status: Option<StatusView>,
 }
@@ -99,10 +97,6 @@ async fn queue_page(
             name: view.name,
             venue: view.venue,
             pow_bits: view.pow_difficulty_bits,
-            opens_at: view
-                .sale_opens_at
-                .map(|t| t.to_rfc3339())
-                .unwrap_or_default(),
             status: status.as_ref().map(status_view),
         },
     ))
